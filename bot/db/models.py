@@ -1,0 +1,109 @@
+"""Database tables (SQLAlchemy 1.4, 2.0-style declarative mapping)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+Base = declarative_base()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    customer_code = Column(String(13), primary_key=True)
+    full_name = Column(String(120), nullable=False)
+    phone = Column(String(10))
+    id_number = Column(String(12))
+    address = Column(Text, nullable=False, default="")
+    corporation = Column(String(16), nullable=False, index=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+    bills = relationship("Bill", back_populates="customer", order_by="Bill.period.desc()")
+
+
+class ServiceRequest(Base):
+    __tablename__ = "service_requests"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(12), nullable=False, unique=True)
+    idempotency_key = Column(String(128), nullable=False, unique=True)
+    service = Column(String(40), nullable=False)
+    status = Column(String(20), nullable=False, default="received")
+    priority = Column(String(10), nullable=False, default="normal")
+    channel = Column(String(40), nullable=False, default="unknown")
+    conversation_id = Column(String(128), nullable=False, default="")
+    customer_code = Column(String(13), index=True)
+    phone = Column(String(10), index=True)
+    corporation = Column(String(16))
+    fields = Column(JSON, nullable=False, default=dict)
+    due_date = Column(Date, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+    history = relationship(
+        "RequestStatusHistory", back_populates="request", order_by="RequestStatusHistory.id",
+        cascade="all, delete-orphan",
+    )
+
+
+class RequestStatusHistory(Base):
+    __tablename__ = "request_status_history"
+
+    id = Column(Integer, primary_key=True)
+    request_id = Column(Integer, ForeignKey("service_requests.id", ondelete="CASCADE"), nullable=False, index=True)
+    status = Column(String(20), nullable=False)
+    note = Column(Text, nullable=False, default="")
+    changed_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    request = relationship("ServiceRequest", back_populates="history")
+
+
+class Bill(Base):
+    __tablename__ = "bills"
+    __table_args__ = (UniqueConstraint("customer_code", "period", name="uq_bills_customer_period"),)
+
+    id = Column(Integer, primary_key=True)
+    customer_code = Column(String(13), ForeignKey("customers.customer_code", ondelete="CASCADE"), nullable=False)
+    period = Column(String(7), nullable=False)  # YYYY-MM
+    kwh = Column(Integer, nullable=False)
+    amount = Column(Numeric(14, 0), nullable=False)  # đồng, VAT included
+    due_date = Column(Date, nullable=False)
+    paid = Column(Boolean, nullable=False, default=False)
+
+    customer = relationship("Customer", back_populates="bills")
+
+
+class PlannedOutage(Base):
+    __tablename__ = "planned_outages"
+    __table_args__ = (Index("ix_planned_outages_window", "start_at", "end_at"),)
+
+    id = Column(Integer, primary_key=True)
+    unit_code = Column(String(6), nullable=False, default="", index=True)  # first 6 chars of customer codes served
+    area = Column(Text, nullable=False)
+    start_at = Column(DateTime(timezone=True), nullable=False)
+    end_at = Column(DateTime(timezone=True), nullable=False)
+    reason = Column(Text, nullable=False, default="")
+
+
+REQUEST_STATUSES = ("received", "processing", "scheduled", "completed", "cancelled")
+STATUS_VI = {
+    "received": "Đã tiếp nhận",
+    "processing": "Đang xử lý",
+    "scheduled": "Đã hẹn lịch khảo sát/thi công",
+    "completed": "Đã hoàn thành",
+    "cancelled": "Đã hủy",
+}
+
+
+def today() -> date:
+    return date.today()

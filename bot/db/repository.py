@@ -1,0 +1,143 @@
+"""Queries and writes the assistant needs; every function takes an open Session."""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, Optional, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.catalogue import load_catalogue
+from bot.db.models import Bill, Customer, PlannedOutage, RequestStatusHistory, ServiceRequest
+from bot.workdays import add_working_days
+
+# Codes are read out over the phone: no 0/O, 1/I/L, and a fixed "YC" (yêu cầu) prefix.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 6
+REQUEST_CODE_RE = re.compile(r"\bYC[-\s]?([A-HJ-NP-Z2-9]{6})\b", re.IGNORECASE)
+
+
+def new_request_code() -> str:
+    return "YC" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_request_code(text: str) -> Optional[str]:
+    """'yc-7k4m9p' -> 'YC7K4M9P'; None when the text holds no request code."""
+    m = REQUEST_CODE_RE.search(text or "")
+    return f"YC{m.group(1).upper()}" if m else None
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    service: str
+    fields: dict[str, Any]
+    idempotency_key: str
+    channel: str = "unknown"
+    conversation_id: str = ""
+    customer_code: Optional[str] = None
+    phone: Optional[str] = None
+
+
+def create_request(session: Session, new: NewRequest, *, today: Optional[date] = None) -> tuple[ServiceRequest, bool]:
+    """Store a request once per idempotency key; returns (request, created).
+
+    Uniqueness is enforced by the database (unique code and key), so concurrent callers in other
+    processes are safe: a code collision retries with a fresh code, a key collision returns the
+    row the other caller stored.
+    """
+    existing = find_by_idempotency_key(session, new.idempotency_key)
+    if existing is not None:
+        return existing, False
+    service = load_catalogue().service(new.service)
+    route = load_catalogue().route(new.customer_code) if new.customer_code else None
+    due = add_working_days(today or date.today(), service.due_working_days)
+    for _ in range(10):
+        request = ServiceRequest(
+            code=new_request_code(), idempotency_key=new.idempotency_key, service=new.service,
+            status="received", priority=service.priority, channel=new.channel,
+            conversation_id=new.conversation_id, customer_code=new.customer_code, phone=new.phone,
+            corporation=route.code if route else None, fields=dict(new.fields), due_date=due,
+        )
+        request.history.append(RequestStatusHistory(status="received", note="Tiếp nhận qua trợ lý ảo"))
+        try:
+            with session.begin_nested():
+                session.add(request)
+                session.flush()
+            return request, True
+        except IntegrityError:
+            existing = find_by_idempotency_key(session, new.idempotency_key)
+            if existing is not None:
+                return existing, False
+    raise RuntimeError("could not allocate a unique request code")
+
+
+def find_by_idempotency_key(session: Session, key: str) -> Optional[ServiceRequest]:
+    return session.scalars(select(ServiceRequest).where(ServiceRequest.idempotency_key == key)).first()
+
+
+def find_request(session: Session, code: str) -> Optional[ServiceRequest]:
+    normalised = normalise_request_code(code) or code.strip().upper()
+    return session.scalars(select(ServiceRequest).where(ServiceRequest.code == normalised)).first()
+
+
+def requests_by_phone(session: Session, phone: str, limit: int = 5) -> Sequence[ServiceRequest]:
+    stmt = (select(ServiceRequest).where(ServiceRequest.phone == phone)
+            .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc()).limit(limit))
+    return session.scalars(stmt).all()
+
+
+def list_requests(session: Session, limit: int = 50) -> Sequence[ServiceRequest]:
+    stmt = select(ServiceRequest).order_by(ServiceRequest.id.desc()).limit(limit)
+    return session.scalars(stmt).all()
+
+
+def set_status(session: Session, request: ServiceRequest, status: str, note: str = "") -> None:
+    request.status = status
+    request.history.append(RequestStatusHistory(status=status, note=note))
+
+
+def get_customer(session: Session, customer_code: str) -> Optional[Customer]:
+    return session.get(Customer, customer_code.strip().upper())
+
+
+def corporation_has_customers(session: Session, corporation: str) -> bool:
+    """True once the operator loaded any customer of this corporation (enables existence checks)."""
+    stmt = select(Customer.customer_code).where(Customer.corporation == corporation).limit(1)
+    return session.scalars(stmt).first() is not None
+
+
+def latest_bills(session: Session, customer_code: str, limit: int = 3) -> Sequence[Bill]:
+    stmt = (select(Bill).where(Bill.customer_code == customer_code.upper())
+            .order_by(Bill.period.desc()).limit(limit))
+    return session.scalars(stmt).all()
+
+
+def unpaid_total(session: Session, customer_code: str) -> Decimal:
+    stmt = select(func.coalesce(func.sum(Bill.amount), 0)).where(
+        Bill.customer_code == customer_code.upper(), Bill.paid.is_(False))
+    return Decimal(session.scalar(stmt))
+
+
+def planned_outages(
+    session: Session, *, customer_code: Optional[str] = None, area: Optional[str] = None,
+    start: Optional[datetime] = None, end: Optional[datetime] = None,
+) -> Sequence[PlannedOutage]:
+    """Outages overlapping [start, end] for a customer's unit code and/or an area text."""
+    from bot.text import fold  # accent-insensitive matching of area names
+
+    start = start or datetime.now(timezone.utc)
+    stmt = select(PlannedOutage).where(PlannedOutage.end_at >= start)
+    if end is not None:
+        stmt = stmt.where(PlannedOutage.start_at <= end)
+    rows = session.scalars(stmt.order_by(PlannedOutage.start_at)).all()
+    unit = customer_code.strip().upper()[:6] if customer_code else None
+    needle = fold(area) if area else None
+    return [
+        o for o in rows
+        if (unit and o.unit_code == unit) or (needle and (needle in fold(o.area) or fold(o.area) in needle))
+    ]
