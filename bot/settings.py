@@ -16,7 +16,7 @@ SECRET_FIELDS = {"rasa_token"}
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = f"sqlite:///{PROJECT_ROOT / 'data' / 'assistant.db'}"
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'assistant.db'}"
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055

@@ -1,10 +1,10 @@
 """Database tables (SQLAlchemy 1.4, 2.0-style declarative mapping)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+    JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String, Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
@@ -76,7 +76,7 @@ class Bill(Base):
     customer_code = Column(String(13), ForeignKey("customers.customer_code", ondelete="CASCADE"), nullable=False)
     period = Column(String(7), nullable=False)  # YYYY-MM
     kwh = Column(Integer, nullable=False)
-    amount = Column(Numeric(14, 0), nullable=False)  # đồng, VAT included
+    amount = Column(BigInteger, nullable=False)  # đồng, VAT included
     due_date = Column(Date, nullable=False)
     paid = Column(Boolean, nullable=False, default=False)
 
@@ -105,5 +105,16 @@ STATUS_VI = {
 }
 
 
-def today() -> date:
-    return date.today()
+LOCAL_TZ_NAME = "Asia/Ho_Chi_Minh"
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything is stored in UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def as_local(moment: datetime) -> datetime:
+    """A stored moment in Vietnam's time zone, for display."""
+    from zoneinfo import ZoneInfo
+
+    return as_utc(moment).astimezone(ZoneInfo(LOCAL_TZ_NAME))

@@ -5,7 +5,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from decimal import Decimal
 from typing import Any, Optional, Sequence
 
 from sqlalchemy import func, select
@@ -13,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.catalogue import load_catalogue
-from bot.db.models import Bill, Customer, PlannedOutage, RequestStatusHistory, ServiceRequest
+from bot.db.models import Bill, Customer, PlannedOutage, RequestStatusHistory, ServiceRequest, as_utc
 from bot.workdays import add_working_days
 
 # Codes are read out over the phone: no 0/O, 1/I/L, and a fixed "YC" (yêu cầu) prefix.
@@ -117,10 +116,11 @@ def latest_bills(session: Session, customer_code: str, limit: int = 3) -> Sequen
     return session.scalars(stmt).all()
 
 
-def unpaid_total(session: Session, customer_code: str) -> Decimal:
+def unpaid_total(session: Session, customer_code: str) -> int:
+    """Sum of unpaid bills in đồng."""
     stmt = select(func.coalesce(func.sum(Bill.amount), 0)).where(
         Bill.customer_code == customer_code.upper(), Bill.paid.is_(False))
-    return Decimal(session.scalar(stmt))
+    return int(session.scalar(stmt))
 
 
 def planned_outages(
@@ -130,10 +130,10 @@ def planned_outages(
     """Outages overlapping [start, end] for a customer's unit code and/or an area text."""
     from bot.text import fold  # accent-insensitive matching of area names
 
-    start = start or datetime.now(timezone.utc)
+    start = as_utc(start or datetime.now(timezone.utc))
     stmt = select(PlannedOutage).where(PlannedOutage.end_at >= start)
     if end is not None:
-        stmt = stmt.where(PlannedOutage.start_at <= end)
+        stmt = stmt.where(PlannedOutage.start_at <= as_utc(end))
     rows = session.scalars(stmt.order_by(PlannedOutage.start_at)).all()
     unit = customer_code.strip().upper()[:6] if customer_code else None
     needle = fold(area) if area else None

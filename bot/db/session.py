@@ -5,7 +5,10 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator, Optional
 
+from pathlib import Path
+
 from sqlalchemy import create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,11 +19,20 @@ from bot.settings import get_settings
 def get_engine(url: Optional[str] = None) -> Engine:
     url = url or get_settings().database_url
     if url.startswith("sqlite"):
+        make_url_dir(url)
         engine = create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, future=True, pool_pre_ping=True)
     return engine
+
+
+def make_url_dir(url: str) -> None:
+    """SQLite creates the file but not its folder."""
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -29,6 +41,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    # Let SQLAlchemy, not pysqlite, emit BEGIN so SAVEPOINTs work (SQLAlchemy's documented recipe).
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn) -> None:
+    # IMMEDIATE takes the write lock up front: concurrent writers queue on the busy timeout
+    # instead of failing with "database is locked" when upgrading a read lock.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @lru_cache(maxsize=8)
