@@ -3,6 +3,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from bot.db.models import Base
+from bot.db.session import make_url_dir
 
 config = context.config
 url = config.attributes.get("database_url")
@@ -15,6 +16,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    if url.startswith("sqlite"):
+        make_url_dir(url)
     engine = create_engine(url, future=True)
     with engine.connect() as connection:
         # batch mode lets later migrations ALTER tables on SQLite too
