@@ -12,11 +12,13 @@ from dotenv import dotenv_values
 from bot import PROJECT_ROOT
 
 SECRET_FIELDS = {"rasa_token"}
+URL_FIELDS = {"database_url", "tracker_store_url"}  # may carry a password
 
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'assistant.db'}"
+    tracker_store_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055
@@ -41,13 +43,24 @@ class Settings:
 
     def redacted(self) -> dict[str, str]:
         """Printable view: secrets are masked."""
-        return {
-            f.name: ("***" if f.name in SECRET_FIELDS else str(getattr(self, f.name)))
-            for f in fields(self)
-        }
+        view = {f.name: str(getattr(self, f.name)) for f in fields(self)}
+        for name in SECRET_FIELDS:
+            view[name] = "***"
+        for name in URL_FIELDS:
+            view[name] = _mask_password(view[name])
+        return view
 
     def __repr__(self) -> str:  # never leak secrets through logs or tracebacks
         return f"Settings({self.redacted()})"
+
+
+def _mask_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown fully masked
+        return "***"
 
 
 def _convert(value: str, default: object) -> object:

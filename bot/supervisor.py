@@ -55,6 +55,7 @@ def children(settings: Settings) -> list[Child]:
 def child_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["ACTION_ENDPOINT_URL"] = settings.action_url
+    env["TRACKER_STORE_URL"] = settings.tracker_store_url
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
@@ -160,10 +161,11 @@ async def _wait_http(url: str, stop: asyncio.Event, timeout: float) -> bool:
 
 def prepare_database() -> None:
     from bot.db.migrate import upgrade
-    from bot.db.session import session_scope
+    from bot.db.session import make_url_dir, session_scope
     from bot.seed import is_empty, seed
 
     upgrade()
+    make_url_dir(get_settings().tracker_store_url)
     with session_scope() as session:
         if is_empty(session):
             counts = seed(session)

@@ -23,3 +23,8 @@ def test_secrets_never_in_repr():
     s = Settings(rasa_token="s3cr3t-token")
     assert "s3cr3t-token" not in repr(s) and "s3cr3t-token" not in str(s.redacted())
     assert s.redacted()["rasa_token"] == "***"
+
+
+def test_database_passwords_masked():
+    s = Settings(database_url="postgresql://cskh:hunter2@db:5432/cskh")
+    assert "hunter2" not in str(s.redacted()) and s.redacted()["database_url"].startswith("postgresql://cskh:***@db")

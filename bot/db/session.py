@@ -18,8 +18,8 @@ from bot.settings import get_settings
 @lru_cache(maxsize=8)
 def get_engine(url: Optional[str] = None) -> Engine:
     url = url or get_settings().database_url
+    make_url_dir(url)
     if url.startswith("sqlite"):
-        make_url_dir(url)
         engine = create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -29,7 +29,9 @@ def get_engine(url: Optional[str] = None) -> Engine:
 
 
 def make_url_dir(url: str) -> None:
-    """SQLite creates the file but not its folder."""
+    """SQLite creates the file but not its folder (no-op for server databases)."""
+    if not url.startswith("sqlite"):
+        return
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    if url.startswith("sqlite"):
-        make_url_dir(url)
+    make_url_dir(url)
     engine = create_engine(url, future=True)
     with engine.connect() as connection:
         # batch mode lets later migrations ALTER tables on SQLite too

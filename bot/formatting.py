@@ -1,0 +1,113 @@
+"""Display helpers for Vietnamese replies: money, dates, times and masked personal data."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
+from typing import Optional, Union
+
+try:  # the IANA database may be missing in slim containers; Vietnam has no DST, so +07:00 is exact
+    from zoneinfo import ZoneInfo
+
+    VN_TZ: tzinfo = ZoneInfo("Asia/Ho_Chi_Minh")
+except Exception:  # pragma: no cover - depends on the host
+    VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+
+Number = Union[int, float, Decimal]
+
+
+def format_number(value: Number) -> str:
+    """1234567 -> '1.234.567' (Vietnamese thousands separator, rounded to a whole number)."""
+    rounded = int(Decimal(str(value)).quantize(Decimal(1)))
+    sign = "-" if rounded < 0 else ""
+    return sign + f"{abs(rounded):,}".replace(",", ".")
+
+
+def format_money(amount: Number) -> str:
+    """1234567 -> '1.234.567 đ'."""
+    return f"{format_number(amount)} đ"
+
+
+def format_percent(rate: Number) -> str:
+    """Decimal('0.08') -> '8%', Decimal('0.075') -> '7,5%'."""
+    pct = (Decimal(str(rate)) * 100).normalize()
+    text = format(pct, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.replace(".", ",") + "%"
+
+
+def to_local(moment: datetime) -> datetime:
+    """A stored timestamp in Vietnam time; naive values are UTC (SQLite drops the offset)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(VN_TZ)
+
+
+def format_date(value: Union[date, datetime, None]) -> str:
+    """date(2025, 5, 20) -> '20/05/2025'; datetimes are shown as their Vietnam-time date."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_local(value).date()
+    return value.strftime("%d/%m/%Y")
+
+
+def format_short_datetime(moment: datetime) -> str:
+    """An outage boundary as 'dd/mm HH:MM' in Vietnam time."""
+    return to_local(moment).strftime("%d/%m %H:%M")
+
+
+def format_time_range(start: datetime, end: datetime) -> str:
+    """'08:00–17:00 ngày 21/05' on one day, else 'dd/mm HH:MM – dd/mm HH:MM' (Vietnam time)."""
+    s, e = to_local(start), to_local(end)
+    if s.date() == e.date():
+        return f"{s:%H:%M}–{e:%H:%M} ngày {s:%d/%m}"
+    return f"{format_short_datetime(start)} – {format_short_datetime(end)}"
+
+
+def format_period(period: str) -> str:
+    """Billing period 'YYYY-MM' -> 'MM/YYYY'."""
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", (period or "").strip())
+    return f"{int(m.group(2)):02d}/{m.group(1)}" if m else period
+
+
+def mask_name(name: Optional[str]) -> str:
+    """'Nguyễn Văn An' -> 'Nguyễn V** A*': the family name stays, other words keep their first letter."""
+    words = (name or "").split()
+    if not words:
+        return ""
+    return " ".join([words[0]] + [w[0] + "*" * (len(w) - 1) for w in words[1:]])
+
+
+def _mask_middle(value: str, keep_start: int, keep_end: int) -> str:
+    if len(value) <= keep_start + keep_end:
+        return value[:1] + "*" * (len(value) - 1) if value else ""
+    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[len(value) - keep_end:]
+
+
+def mask_phone(phone: Optional[str]) -> str:
+    """'0912345678' -> '0912***678'."""
+    digits = re.sub(r"\D", "", phone or "")
+    return _mask_middle(digits, 4, 3)
+
+
+def mask_id_number(id_number: Optional[str]) -> str:
+    """'001203004567' -> '0012******67'."""
+    digits = re.sub(r"\D", "", id_number or "")
+    return _mask_middle(digits, 4, 2)
+
+
+def mask_address(address: Optional[str]) -> str:
+    """Hide the house/street part, keep the area.
+
+    'Số 12 ngõ 34 Phố Huế, phường Hai Bà Trưng, Hà Nội' -> '***, phường Hai Bà Trưng, Hà Nội';
+    without commas only the digits are hidden: 'Số 12 Lê Lợi' -> 'Số ** Lê Lợi'.
+    """
+    parts = [p.strip() for p in (address or "").split(",") if p.strip()]
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return re.sub(r"\d", "*", parts[0])
+    kept = parts[-2:] if len(parts) > 2 else parts[1:]
+    return ", ".join(["***"] + kept)

@@ -1,0 +1,110 @@
+"""Start the whole system the way `make run` does (python -m bot run), on free ports, for tests."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from bot import PROJECT_ROOT
+
+MODEL = PROJECT_ROOT / "models" / "assistant.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningSystem:
+    process: subprocess.Popen
+    env: dict[str, str]
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['RASA_PORT']}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['WEB_PORT']}"
+
+    @property
+    def token(self) -> str:
+        return self.env["RASA_TOKEN"]
+
+    def log(self) -> str:
+        return "\n".join(self.output[-200:])
+
+    def say(self, sender: str, text: str) -> list[dict]:
+        """One customer message through the REST channel; returns the bot's replies."""
+        resp = requests.post(f"{self.rasa_url}/webhooks/rest/webhook",
+                             json={"sender": sender, "message": text}, timeout=60)
+        resp.raise_for_status()
+        return resp.json()
+
+    def tracker(self, sender: str) -> dict:
+        resp = requests.get(f"{self.rasa_url}/conversations/{sender}/tracker",
+                            params={"token": self.token}, timeout=30)
+        resp.raise_for_status()
+        return resp.json()
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.output):
+                return True
+            if self.process.poll() is not None:
+                return False
+            time.sleep(0.5)
+        return False
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_system(tmp_path: Path, timeout: float = 400) -> RunningSystem:
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: run `make train` first (make test does)")
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'system.db'}",
+               TRACKER_STORE_URL=f"sqlite:///{tmp_path / 'tracker.db'}", RASA_TOKEN="test-token",
+               HOST="127.0.0.1", RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()),
+               WEB_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    system = RunningSystem(proc, env)
+
+    def pump():
+        for line in proc.stdout:
+            system.output.append(line.rstrip())
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not system.wait_for("ready — open:", timeout):
+        system.stop()
+        pytest.fail(f"system did not start:\n{system.log()}")
+    # the announcement is printed once Rasa answers; give the action server the same chance
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{env['ACTION_PORT']}/health", timeout=2).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.5)
+    return system
