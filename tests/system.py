@@ -108,3 +108,30 @@ def start_system(tmp_path: Path, timeout: float = 400) -> RunningSystem:
         except requests.RequestException:
             time.sleep(0.5)
     return system
+
+
+def seeded_database(tmp_path: Path) -> str:
+    """A migrated database with the deterministic demo seed, as `make run` has it."""
+    url = f"sqlite:///{tmp_path / 'seeded.db'}"
+    result = subprocess.run([sys.executable, "-c", "from bot.supervisor import prepare_database; prepare_database()"],
+                            cwd=PROJECT_ROOT, env=dict(os.environ, DATABASE_URL=url,
+                                                       TRACKER_STORE_URL=f"sqlite:///{tmp_path / 't.db'}"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return url
+
+
+def start_action_server(env: dict[str, str], timeout: float = 120) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
+                return proc, f"http://127.0.0.1:{port}/webhook"
+        except requests.RequestException:
+            time.sleep(0.5)
+    proc.kill()
+    pytest.fail("action server did not start")
