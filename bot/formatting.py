@@ -2,16 +2,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Optional, Union
 
-try:  # the IANA database may be missing in slim containers; Vietnam has no DST, so +07:00 is exact
-    from zoneinfo import ZoneInfo
-
-    VN_TZ: tzinfo = ZoneInfo("Asia/Ho_Chi_Minh")
-except Exception:  # pragma: no cover - depends on the host
-    VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+from bot.db.models import as_local
 
 Number = Union[int, float, Decimal]
 
@@ -38,10 +33,8 @@ def format_percent(rate: Number) -> str:
 
 
 def to_local(moment: datetime) -> datetime:
-    """A stored timestamp in Vietnam time; naive values are UTC (SQLite drops the offset)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(VN_TZ)
+    """A stored timestamp in Vietnam time (naive values are UTC, as SQLite returns them)."""
+    return as_local(moment)
 
 
 def format_date(value: Union[date, datetime, None]) -> str:
@@ -56,14 +49,6 @@ def format_date(value: Union[date, datetime, None]) -> str:
 def format_short_datetime(moment: datetime) -> str:
     """An outage boundary as 'dd/mm HH:MM' in Vietnam time."""
     return to_local(moment).strftime("%d/%m %H:%M")
-
-
-def format_time_range(start: datetime, end: datetime) -> str:
-    """'08:00–17:00 ngày 21/05' on one day, else 'dd/mm HH:MM – dd/mm HH:MM' (Vietnam time)."""
-    s, e = to_local(start), to_local(end)
-    if s.date() == e.date():
-        return f"{s:%H:%M}–{e:%H:%M} ngày {s:%d/%m}"
-    return f"{format_short_datetime(start)} – {format_short_datetime(end)}"
 
 
 def format_period(period: str) -> str:

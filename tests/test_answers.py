@@ -1,0 +1,313 @@
+"""Catalogue answers (actions/answers.py): exact replies and events for tracker fixtures."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import answers
+from bot.settings import get_settings
+
+MENU = answers.MENU_BUTTONS
+ALL_HOTLINES = (
+    "• Tổng công ty Điện lực TP Hà Nội: 1900 1288\n"
+    "• Tổng công ty Điện lực TP Hồ Chí Minh: 1900 545454\n"
+    "• Tổng công ty Điện lực miền Bắc: 1900 6769\n"
+    "• Tổng công ty Điện lực miền Trung: 1900 1909\n"
+    "• Tổng công ty Điện lực miền Nam: 1900 1006"
+)
+
+
+@pytest.fixture(autouse=True)
+def vat_8_percent(monkeypatch):
+    monkeypatch.setenv("VAT_RATE", "0.08")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+@pytest.fixture
+def domain() -> Dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def tracker_for():
+    """Tracker whose latest user message is `text` with `intent`, `entities`, `slots` and an active form."""
+
+    def make(text: str = "", intent: str = "ask_tariff", entities: Optional[Dict[str, str]] = None,
+             slots: Optional[Dict[str, Any]] = None, form: Optional[str] = None) -> Tracker:
+        message = {
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.98},
+            "entities": [{"entity": k, "value": v} for k, v in (entities or {}).items()],
+        }
+        return Tracker("test-user", dict(slots or {}), message, [], False, None,
+                       {"name": form} if form else {}, "action_listen")
+
+    return make
+
+
+def texts(dispatcher: CollectingDispatcher) -> list:
+    return [m["text"] for m in dispatcher.messages]
+
+
+# --------------------------------------------------------------------------- tariff
+
+@pytest.mark.parametrize("text, kwh", [
+    ("300 số hết bao nhiêu", 300),
+    ("dùng 350 kwh thì bao nhiêu tiền", 350),
+    ("dung 350 so dien het bao nhieu tien", 350),
+    ("nhà mình dùng 120kWh", 120),
+    ("3 trăm số điện hết bao nhiêu", 300),
+    ("ba trăm rưỡi số thì sao", 350),
+    ("tháng 5 nhà em dùng 1.200 số", 1200),
+    ("tháng 5 dùng 300 thì hết bao nhiêu", 300),
+    ("giá điện bậc 3", None),
+    ("giá điện bao nhiêu", None),
+])
+def test_parse_kwh(text, kwh):
+    assert answers.parse_kwh(text) == kwh
+
+
+def test_parse_tier():
+    assert answers.parse_tier("giá điện bậc 3 bao nhiêu 1 số") == 3
+    assert answers.parse_tier("gia dien bac ba") == 3
+    assert answers.parse_tier("300 số hết bao nhiêu") is None
+
+
+async def test_tariff_300_kwh_tier_by_tier(dispatcher, domain, tracker_for):
+    # Checked by hand: 50×1984 + 50×2050 + 100×2380 + 100×2998 = 99.200 + 102.500 + 238.000 + 299.800
+    # = 739.500 đ before VAT; VAT 8% = 59.160 đ; total 798.660 đ.
+    events = await answers.ActionAnswerTariff().run(dispatcher, tracker_for("300 số hết bao nhiêu"), domain)
+    assert events == []
+    assert texts(dispatcher) == [
+        "Tiền điện sinh hoạt cho 300 kWh/tháng:\n"
+        "• Bậc 1: 50 kWh × 1.984 đ = 99.200 đ\n"
+        "• Bậc 2: 50 kWh × 2.050 đ = 102.500 đ\n"
+        "• Bậc 3: 100 kWh × 2.380 đ = 238.000 đ\n"
+        "• Bậc 4: 100 kWh × 2.998 đ = 299.800 đ\n"
+        "Cộng (chưa VAT): 739.500 đ\n"
+        "VAT 8%: 59.160 đ\n"
+        "Tổng cộng: 798.660 đ\n"
+        "Theo biểu giá Quyết định 1279/QĐ-BCT, áp dụng từ 10/5/2025. Số tiền thực tế có thể khác nếu hộ "
+        "dùng chung (định mức nhiều hộ) hoặc kỳ hóa đơn không tròn tháng."
+    ]
+
+
+async def test_tariff_350_kwh_reaches_tier_5(dispatcher, domain, tracker_for):
+    # 739.500 + 50×3350 = 907.000 đ; VAT 72.560 đ; total 979.560 đ.
+    await answers.ActionAnswerTariff().run(dispatcher, tracker_for("dùng 350 kwh thì bao nhiêu tiền"), domain)
+    lines = texts(dispatcher)[0].split("\n")
+    assert lines[5:9] == [
+        "• Bậc 5: 50 kWh × 3.350 đ = 167.500 đ",
+        "Cộng (chưa VAT): 907.000 đ",
+        "VAT 8%: 72.560 đ",
+        "Tổng cộng: 979.560 đ",
+    ]
+
+
+async def test_tariff_vat_rate_comes_from_settings(dispatcher, domain, tracker_for, monkeypatch):
+    monkeypatch.setenv("VAT_RATE", "0.1")
+    get_settings.cache_clear()
+    await answers.ActionAnswerTariff().run(dispatcher, tracker_for("50 số"), domain)
+    # 50 × 1984 = 99.200 đ; VAT 10% = 9.920 đ
+    assert texts(dispatcher)[0].split("\n")[2:5] == [
+        "Cộng (chưa VAT): 99.200 đ", "VAT 10%: 9.920 đ", "Tổng cộng: 109.120 đ"]
+
+
+async def test_tariff_one_tier(dispatcher, domain, tracker_for):
+    await answers.ActionAnswerTariff().run(dispatcher, tracker_for("giá điện bậc 3"), domain)
+    assert texts(dispatcher) == [
+        "Giá điện sinh hoạt bậc 3 (101–200 kWh): 2.380 đ/kWh, chưa gồm VAT 8% "
+        "(Quyết định 1279/QĐ-BCT, áp dụng từ 10/5/2025)."
+    ]
+
+
+async def test_tariff_table_without_a_number(dispatcher, domain, tracker_for):
+    await answers.ActionAnswerTariff().run(dispatcher, tracker_for("giá điện hiện nay thế nào"), domain)
+    assert texts(dispatcher) == [
+        "Giá bán lẻ điện sinh hoạt (Quyết định 1279/QĐ-BCT, áp dụng từ 10/5/2025), chưa gồm VAT 8%:\n"
+        "• Bậc 1 (0–50 kWh): 1.984 đ/kWh\n"
+        "• Bậc 2 (51–100 kWh): 2.050 đ/kWh\n"
+        "• Bậc 3 (101–200 kWh): 2.380 đ/kWh\n"
+        "• Bậc 4 (201–300 kWh): 2.998 đ/kWh\n"
+        "• Bậc 5 (301–400 kWh): 3.350 đ/kWh\n"
+        "• Bậc 6 (từ 401 kWh): 3.460 đ/kWh\n"
+        "• Công tơ thẻ trả trước: 2.909 đ/kWh\n"
+        "Anh/chị cho em số kWh (số điện) dùng trong tháng, em tính giúp tiền điện ạ."
+    ]
+
+
+async def test_answer_clears_an_open_lookup_question(dispatcher, domain, tracker_for):
+    tracker = tracker_for("giá điện bậc 1", slots={"lookup_pending": "bill"})
+    events = await answers.ActionAnswerTariff().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("lookup_pending", None)]
+
+
+# --------------------------------------------------------------------------- procedure FAQ
+
+async def test_procedure_full_answer_with_register_button(dispatcher, domain, tracker_for):
+    tracker = tracker_for("di dời công tơ cần giấy tờ gì", "ask_procedure", {"service": "meter_relocation"})
+    events = await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert events == []
+    assert dispatcher.messages[0]["text"] == (
+        "Thay đổi vị trí thiết bị đo đếm (di dời công tơ):\n"
+        "• Giấy tờ cần chuẩn bị:\n"
+        "  - Giấy đề nghị\n"
+        "  - Giấy tờ chứng minh quyền sử dụng vị trí mới nếu không thuộc sở hữu\n"
+        "• Thời gian giải quyết: tối đa 5 ngày làm việc\n"
+        "• Chi phí: Khách hàng chịu chi phí di dời (trừ công tơ, TU, TI của điện lực)\n"
+        "Anh/chị muốn đăng ký luôn thì bấm nút bên dưới ạ."
+    )
+    assert dispatcher.messages[0]["buttons"] == [
+        {"title": "Đăng ký di dời công tơ", "payload": '/request_service{"service":"meter_relocation"}'}]
+
+
+async def test_procedure_service_found_from_catalogue_phrase(dispatcher, domain, tracker_for):
+    tracker = tracker_for("cấp điện trở lại mất phí không", "ask_procedure")
+    await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert texts(dispatcher)[0].split("\n")[0] == (
+        "Chi phí cấp điện trở lại: 98.000 đ/lần cho khách hàng sinh hoạt ≤ 0,38 kV (chưa VAT), "
+        "Thông tư 23/2020/TT-BCT.")
+
+
+async def test_procedure_fee_question_mid_form_is_concise(dispatcher, domain, tracker_for):
+    tracker = tracker_for("mất phí không?", "ask_procedure", slots={"service": "holder_change"},
+                          form="service_form")
+    events = await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert events == []
+    assert dispatcher.messages == [{
+        "text": "Sang tên hợp đồng mua bán điện: miễn phí.", "buttons": [], "elements": [],
+        "custom": {}, "template": None, "response": None, "image": None, "attachment": None,
+    }]
+
+
+async def test_procedure_duration_question_mid_form(dispatcher, domain, tracker_for):
+    tracker = tracker_for("bao lâu thì xong?", "ask_procedure", slots={"service": "new_connection_lv"},
+                          form="service_form")
+    await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert texts(dispatcher) == [
+        "Thời gian giải quyết lắp đặt công tơ, cấp điện mới hạ áp: 3 ngày làm việc ở thành phố, thị xã; "
+        "5 ngày ở nông thôn; 7 ngày nếu phải trồng thêm cột hoặc kéo cáp ngầm."]
+    assert dispatcher.messages[0]["buttons"] == []
+
+
+async def test_procedure_fee_and_duration(dispatcher, domain, tracker_for):
+    tracker = tracker_for("di doi cong to mat phi ko, may ngay xong", "ask_procedure")
+    await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert texts(dispatcher)[0].split("\n")[0] == (
+        "Chi phí di dời công tơ: Khách hàng chịu chi phí di dời (trừ công tơ, TU, TI của điện lực). "
+        "Thời gian giải quyết di dời công tơ: tối đa 5 ngày làm việc.")
+
+
+async def test_procedure_without_service_asks_which(dispatcher, domain, tracker_for):
+    tracker = tracker_for("cần giấy tờ gì", "ask_procedure")
+    events = await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert events == []
+    assert texts(dispatcher) == ["Anh/chị muốn hỏi thủ tục của dịch vụ nào ạ?"]
+    buttons = dispatcher.messages[0]["buttons"]
+    assert len(buttons) == 15
+    assert buttons[0] == {"title": "Lắp đặt công tơ, cấp điện mới hạ áp",
+                          "payload": '/ask_procedure{"service":"new_connection_lv"}'}
+    assert {"title": "Di dời công tơ", "payload": '/ask_procedure{"service":"meter_relocation"}'} in buttons
+
+
+# --------------------------------------------------------------------------- payment, hotline, human
+
+CHANNELS = (
+    "Các kênh thanh toán tiền điện:\n"
+    "• Ví điện tử: MoMo, ZaloPay, ViettelPay (Viettel Money), VNPay, ShopeePay\n"
+    "• Ngân hàng: Internet/Mobile Banking, chuyển khoản theo mã khách hàng\n"
+    "• Ủy nhiệm thu / trích nợ tự động hằng tháng qua ngân hàng\n"
+    "• Tiền mặt tại quầy giao dịch của điện lực, bưu điện, điểm thu hộ\n"
+    "Khi thanh toán chỉ cần mã khách hàng (in trên hóa đơn tiền điện)."
+)
+
+
+async def test_payment_channels(dispatcher, domain, tracker_for):
+    events = await answers.ActionAnswerPaymentChannels().run(
+        dispatcher, tracker_for("đóng tiền điện ở đâu", "ask_payment_channels"), domain)
+    assert events == []
+    assert texts(dispatcher) == [CHANNELS]
+
+
+async def test_payment_channel_named_by_the_customer(dispatcher, domain, tracker_for):
+    await answers.ActionAnswerPaymentChannels().run(
+        dispatcher, tracker_for("trả tiền điện qua momo được không", "ask_payment_channels"), domain)
+    assert texts(dispatcher) == [
+        "Dạ được ạ, anh/chị có thể thanh toán tiền điện qua ví điện tử (MoMo, ZaloPay, ViettelPay, VNPay).\n"
+        + CHANNELS]
+
+
+async def test_hotline_routed_by_customer_code_slot(dispatcher, domain, tracker_for):
+    tracker = tracker_for("số tổng đài là gì", "ask_hotline", slots={"customer_code": "PB04002152945"})
+    await answers.ActionAnswerHotline().run(dispatcher, tracker, domain)
+    assert texts(dispatcher) == [
+        "Tổng đài chăm sóc khách hàng của Tổng công ty Điện lực TP Hồ Chí Minh "
+        "(phụ trách mã khách hàng PB04002152945): 1900 545454."]
+
+
+async def test_hotline_routed_by_code_in_message(dispatcher, domain, tracker_for):
+    tracker = tracker_for("tổng đài cho mã PC03004416672", "ask_hotline")
+    await answers.ActionAnswerHotline().run(dispatcher, tracker, domain)
+    assert texts(dispatcher)[0].endswith("Tổng công ty Điện lực miền Trung "
+                                         "(phụ trách mã khách hàng PC03004416672): 1900 1909.")
+
+
+async def test_all_hotlines_without_customer_code(dispatcher, domain, tracker_for):
+    await answers.ActionAnswerHotline().run(dispatcher, tracker_for("số tổng đài điện lực", "ask_hotline"), domain)
+    assert texts(dispatcher) == [
+        "Tổng đài chăm sóc khách hàng ngành điện:\n" + ALL_HOTLINES
+        + "\nAnh/chị cho em mã khách hàng, em sẽ chỉ đúng tổng đài phụ trách khu vực của mình ạ."]
+
+
+async def test_request_human_routed(dispatcher, domain, tracker_for):
+    tracker = tracker_for("cho tôi gặp nhân viên", "request_human", slots={"customer_code": "PD01001494350"})
+    events = await answers.ActionRequestHuman().run(dispatcher, tracker, domain)
+    assert events == []
+    assert texts(dispatcher) == [
+        "Hiện em chưa chuyển được cuộc trò chuyện cho nhân viên. Anh/chị vui lòng gọi tổng đài 1900 1288 "
+        "(Tổng công ty Điện lực TP Hà Nội) để gặp trực tiếp tư vấn viên ạ."]
+
+
+async def test_request_human_unrouted(dispatcher, domain, tracker_for):
+    await answers.ActionRequestHuman().run(dispatcher, tracker_for("gap tu van vien", "request_human"), domain)
+    assert texts(dispatcher) == [
+        "Hiện em chưa chuyển được cuộc trò chuyện cho nhân viên. Anh/chị vui lòng gọi tổng đài của điện lực "
+        "nơi mình sử dụng điện để gặp trực tiếp tư vấn viên ạ:\n" + ALL_HOTLINES]
+
+
+# --------------------------------------------------------------------------- fallback ladder
+
+async def test_first_fallback_asks_to_rephrase(dispatcher, domain, tracker_for):
+    events = await answers.ActionFallbackLadder().run(
+        dispatcher, tracker_for("asdfgh", "nlu_fallback"), domain)
+    assert events == [SlotSet("fallback_count", 1.0)]
+    assert texts(dispatcher) == ["Xin lỗi, em chưa hiểu ý anh/chị. Anh/chị nói lại theo cách khác giúp em, "
+                                 "hoặc chọn một việc bên dưới ạ."]
+    assert dispatcher.messages[0]["buttons"] == MENU
+
+
+async def test_second_fallback_in_a_row_offers_a_human(dispatcher, domain, tracker_for):
+    tracker = tracker_for("qwerty", "nlu_fallback", slots={"fallback_count": 1.0, "customer_code": "PE01004496132"})
+    events = await answers.ActionFallbackLadder().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("fallback_count", 2.0)]
+    assert texts(dispatcher) == [
+        "Em vẫn chưa hiểu được yêu cầu của anh/chị, em xin lỗi. Anh/chị có muốn gặp nhân viên tư vấn không? "
+        "Anh/chị vui lòng gọi tổng đài 1900 545454 (Tổng công ty Điện lực TP Hồ Chí Minh) để gặp nhân viên ạ."]
+    assert dispatcher.messages[0]["buttons"] == [{"title": "Gặp nhân viên", "payload": "/request_human"}] + MENU
+
+
+async def test_fallback_keeps_an_open_lookup_question(dispatcher, domain, tracker_for):
+    tracker = tracker_for("???", "nlu_fallback", slots={"lookup_pending": "outage"})
+    events = await answers.ActionFallbackLadder().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("fallback_count", 1.0)]
