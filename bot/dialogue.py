@@ -1,0 +1,303 @@
+"""Vietnamese wording and slot bookkeeping shared by the form actions.
+
+All customer-facing text is built from the catalogue (service `vi`/`short`, slot `vi` and `example`,
+value labels, documents, fee, days_text), so a catalogue edit changes the replies without code.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from bot.catalogue import Catalogue, Corporation, Service, load_catalogue
+from bot.db.models import as_local
+
+FORM_NAME = "service_form"
+OUTAGE_SERVICE = "outage_report"  # the one service with a planned-outage check before it is taken
+# Intents that start a form for a fixed service (mirrors the `service` slot mappings in domain.yml).
+INTENT_SERVICE = {"report_outage": "outage_report", "complain": "complaint"}
+
+# Personal data kept after a submission or a cancel, so the next request does not ask again.
+PERSISTENT_SLOTS = ("full_name", "phone", "customer_code", "id_number", "email")
+# Helper slots of the form (bookkeeping, never shown as request fields).
+HELPER_SLOTS = (
+    "confirm", "edit_field", "correcting", "switch_service", "pending_service", "report_anyway",
+    "outage_notice", "stop_form", "failed_tries", "slot_error",
+)
+# Services whose name/phone belong to someone other than the customer on file (the new holder), so the
+# customer table must not prefill them.
+NO_PREFILL_SERVICES = frozenset({"holder_change"})
+PREFILL_FROM_CUSTOMER = ("full_name", "phone", "address")
+MAX_FAILED_TRIES = 3
+
+YES_NO_BUTTONS = [{"title": "Đúng", "payload": "/affirm"}, {"title": "Sai", "payload": "/deny"}]
+HELP_BUTTONS = [
+    {"title": "Gặp tư vấn viên", "payload": "/request_human"},
+    {"title": "Hủy đăng ký", "payload": "/cancel"},
+]
+
+
+def lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text else text
+
+
+def payload(intent: str, entities: Optional[Mapping[str, Any]] = None) -> str:
+    return f"/{intent}" + (json.dumps(dict(entities), ensure_ascii=False, separators=(",", ":")) if entities else "")
+
+
+# --------------------------------------------------------------------------- catalogue lookups
+
+def service_of(code: Optional[str], catalogue: Optional[Catalogue] = None) -> Optional[Service]:
+    return (catalogue or load_catalogue()).services.get(code) if code else None
+
+
+def form_fields(service: Service) -> tuple[str, ...]:
+    """Slots shown in the summary and stored with the request: required, then optional ones."""
+    return service.slots + tuple(s for s in service.optional_slots if s not in service.slots)
+
+
+def non_persistent_slots(catalogue: Optional[Catalogue] = None) -> list[str]:
+    return [s for s in (catalogue or load_catalogue()).slots if s not in PERSISTENT_SLOTS and s != "confirm"]
+
+
+def reset_slots(keep: Iterable[str] = (), catalogue: Optional[Catalogue] = None) -> dict[str, Any]:
+    """Slot values that end a form: service-specific fields and bookkeeping cleared, personal data kept."""
+    keep = set(keep)
+    values: dict[str, Any] = {"service": None, "requested_slot": None}
+    values.update({s: None for s in non_persistent_slots(catalogue) if s not in keep})
+    values.update({s: None for s in HELPER_SLOTS})
+    return values
+
+
+def switch_values(target: Service, catalogue: Optional[Catalogue] = None) -> dict[str, Any]:
+    """Slot values that switch the running form to `target`: fields the new service also asks and
+    personal data are kept, the rest and the bookkeeping are cleared."""
+    keep = set(form_fields(target)) | set(PERSISTENT_SLOTS)
+    values: dict[str, Any] = {s: None for s in non_persistent_slots(catalogue) if s not in keep}
+    values.update({s: None for s in HELPER_SLOTS})
+    values["service"] = target.code
+    return values
+
+
+def routed(customer_code: Optional[str], catalogue: Optional[Catalogue] = None) -> Optional[Corporation]:
+    return (catalogue or load_catalogue()).route(customer_code) if customer_code else None
+
+
+def hotline_text(customer_code: Optional[str], default_hotline: str) -> str:
+    corp = routed(customer_code)
+    if corp:
+        return f"tổng đài {corp.hotline} ({corp.vi})"
+    return f"tổng đài chăm sóc khách hàng {default_hotline}"
+
+
+# --------------------------------------------------------------------------- values for display
+
+def format_number(value: Any) -> str:
+    """5 -> '5', 5.5 -> '5,5' (Vietnamese decimal comma)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number.is_integer():
+        return f"{int(number):,}".replace(",", ".")
+    return f"{number:g}".replace(".", ",")
+
+
+def format_day(value: Any) -> str:
+    """ISO date (or date) -> 'dd/mm/yyyy'."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    try:
+        return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+    except ValueError:
+        return str(value)
+
+
+def format_moment(moment: datetime) -> str:
+    """A stored moment as 'dd/mm HH:MM' in Vietnam time."""
+    return as_local(moment).strftime("%d/%m %H:%M")
+
+
+def display_value(slot: str, value: Any, catalogue: Optional[Catalogue] = None) -> str:
+    catalogue = catalogue or load_catalogue()
+    spec = catalogue.slots.get(slot)
+    if value is None:
+        return ""
+    if spec is not None and spec.values:
+        choice = spec.value(str(value))
+        return choice.vi if choice else str(value)
+    if slot == "capacity_kw":
+        return f"{format_number(value)} kW"
+    if slot == "households":
+        return f"{format_number(value)} hộ"
+    if slot == "desired_date":
+        return format_day(value)
+    if slot == "customer_code":
+        corp = catalogue.route(str(value))
+        return f"{value} ({corp.vi})" if corp else str(value)
+    return str(value)
+
+
+def label(slot: str, catalogue: Optional[Catalogue] = None) -> str:
+    spec = (catalogue or load_catalogue()).slots.get(slot)
+    return spec.vi if spec else slot
+
+
+# --------------------------------------------------------------------------- questions
+
+def question(slot: str, service: Optional[Service], catalogue: Optional[Catalogue] = None) -> str:
+    """'Anh/chị cho em xin số điện thoại (ví dụ: 0912345678) ạ.' built from the slot's vi and example."""
+    catalogue = catalogue or load_catalogue()
+    spec = catalogue.slots[slot]
+    text = f"Anh/chị cho em xin {lower_first(spec.vi)}"
+    if service is not None and slot == "address" and "customer_code" in service.optional_slots:
+        text += " (hoặc mã khách hàng nếu có)"
+    if spec.values:
+        return text + " ạ? Anh/chị chọn bên dưới hoặc gõ trả lời (ví dụ: " + spec.example + ")."
+    return text + (f" (ví dụ: {spec.example})" if spec.example else "") + " ạ."
+
+
+def choice_buttons(slot: str, catalogue: Optional[Catalogue] = None) -> list[dict[str, str]]:
+    spec = (catalogue or load_catalogue()).slots.get(slot)
+    if spec is None or not spec.values:
+        return []
+    return [{"title": v.vi, "payload": payload("inform", {slot: v.code})} for v in spec.values]
+
+
+def service_buttons(catalogue: Optional[Catalogue] = None) -> list[dict[str, str]]:
+    return [{"title": s.short, "payload": payload("request_service", {"service": s.code})}
+            for s in (catalogue or load_catalogue()).services.values()]
+
+
+def field_buttons(service: Service, values: Mapping[str, Any],
+                  catalogue: Optional[Catalogue] = None) -> list[dict[str, str]]:
+    """One button per field of the request (optional ones only when given)."""
+    return [{"title": label(s, catalogue), "payload": payload("correct_field", {"field": s})}
+            for s in form_fields(service) if s in service.slots or values.get(s) is not None]
+
+
+# --------------------------------------------------------------------------- form messages
+
+def service_intro(service: Service, reused: Mapping[str, Any], catalogue: Optional[Catalogue] = None,
+                  note: str = "") -> str:
+    """First message of a request: what is being registered, what is needed, what is already known."""
+    catalogue = catalogue or load_catalogue()
+    lines = [f"Dạ, em giúp anh/chị đăng ký: {service.vi}."]
+    if service.priority == "urgent":
+        lines.append("Đây là yêu cầu khẩn, em sẽ chuyển ngay cho điện lực sau khi có đủ thông tin.")
+    lines.append("Em cần: " + ", ".join(lower_first(label(s, catalogue)) for s in service.slots) + ".")
+    if reused:
+        lines.append("Thông tin em đã có: "
+                     + "; ".join(f"{label(s, catalogue)}: {display_value(s, v, catalogue)}"
+                                 for s, v in reused.items()) + ".")
+        if service.code in NO_PREFILL_SERVICES:
+            lines.append("Lưu ý: thông tin cá nhân là của người sẽ đứng tên hợp đồng; nếu khác, anh/chị bấm "
+                         "\"Sai\" ở bước xác nhận để sửa.")
+    if note:
+        lines.append(note)
+    lines.append("Anh/chị gõ \"hủy\" bất cứ lúc nào để dừng.")
+    return "\n".join(lines)
+
+
+def summary(service: Service, values: Mapping[str, Any], catalogue: Optional[Catalogue] = None) -> str:
+    catalogue = catalogue or load_catalogue()
+    lines = [f"Anh/chị kiểm tra lại thông tin đăng ký {lower_first(service.vi)}:"]
+    for slot in form_fields(service):
+        value = values.get(slot)
+        if value is None and slot not in service.slots:
+            continue
+        lines.append(f"• {label(slot, catalogue)}: {display_value(slot, value, catalogue)}")
+    lines.append("Thông tin trên đã đúng chưa ạ?")
+    return "\n".join(lines)
+
+
+def escalation_text(customer_code: Optional[str], default_hotline: str) -> str:
+    return (f"Nếu khó nhập, anh/chị có thể gọi {hotline_text(customer_code, default_hotline)} để gặp "
+            "tư vấn viên hỗ trợ trực tiếp, hoặc nhập lại theo ví dụ bên dưới. Muốn dừng thì bấm \"Hủy đăng ký\".")
+
+
+def outage_notice(area: str, start: datetime, end: datetime, reason: str) -> dict[str, str]:
+    """Planned outage covering now, as stored in slot `outage_notice` and shown before asking."""
+    text = (f"Khu vực {area} đang trong lịch tạm ngừng cấp điện theo kế hoạch từ {format_moment(start)} "
+            f"đến {format_moment(end)}" + (f" (lý do: {lower_first(reason)})" if reason else "") + ".")
+    return {"text": text, "end": format_moment(end)}
+
+
+def submission_text(service: Service, code: str, due: date, corporation: Optional[Corporation],
+                    default_hotline: str, created: bool) -> str:
+    head = (f"Dạ, em đã tiếp nhận yêu cầu {lower_first(service.vi)} của anh/chị."
+            if created else f"Dạ, yêu cầu {lower_first(service.vi)} này em đã ghi nhận trước đó rồi ạ.")
+    lines = [head, f"• Mã yêu cầu: {code} (anh/chị lưu lại để tra cứu tiến độ)"]
+    if service.priority == "urgent":
+        target = (f"; mục tiêu khôi phục trong {service.restore_target_hours} giờ"
+                  if service.restore_target_hours else "")
+        lines.append(f"• Mức ưu tiên: khẩn cấp{target}")
+    lines.append(f"• Hạn giải quyết: {format_day(due)} ({service.days_text})")
+    if service.documents:
+        lines.append("• Giấy tờ cần chuẩn bị: " + "; ".join(service.documents))
+    else:
+        lines.append("• Giấy tờ cần chuẩn bị: không cần giấy tờ thêm")
+    lines.append(f"• Chi phí: {service.fee}")
+    if corporation:
+        lines.append(f"• Tổng đài {corporation.vi}: {corporation.hotline}")
+    else:
+        lines.append(f"• Tổng đài chăm sóc khách hàng: {default_hotline}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- submission helpers
+
+def collected_fields(service: Service, slots: Mapping[str, Any]) -> dict[str, Any]:
+    return {s: slots[s] for s in form_fields(service) if slots.get(s) is not None}
+
+
+def idempotency_key(conversation_id: str, service: str, fields: Mapping[str, Any]) -> str:
+    """Same conversation + service + collected fields -> same key (a retried confirmation stores once)."""
+    blob = json.dumps({"conversation": conversation_id, "service": service, "fields": dict(fields)},
+                      ensure_ascii=False, sort_keys=True, default=str)
+    return "dlg-" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+_FILLER_WORDS = {
+    "toi", "minh", "em", "anh", "chi", "a", "e", "c", "muon", "can", "nhe", "nha", "oi", "cho", "voi", "duoc", "dc",
+    "khong", "ko", "k", "bao", "gui", "lam", "dang", "ky", "giup", "hay", "la", "thi", "roi", "r", "xin", "yeu",
+    "cau", "ve", "viec", "di", "vay", "nhe", "ad", "shop", "ban", "oi", "mk", "mik", "tui",
+}
+
+
+def description_from_message(text: str, service: Service) -> Optional[str]:
+    """The message that started an outage report or complaint, as its description, when it says more than
+    'I want to report/complain' ('nhà tôi mất điện từ sáng, cả xóm vẫn có điện')."""
+    from bot.text import fold
+
+    text = (text or "").strip()
+    if not text or text.startswith("/") or len(text) > 1000:
+        return None
+    folded = fold(text)
+    for phrase in sorted((fold(p) for p in service.phrases), key=len, reverse=True):
+        folded = folded.replace(phrase, " ")
+    words = [w for w in folded.replace(",", " ").replace(".", " ").split() if w not in _FILLER_WORDS]
+    return text if len(words) >= 3 else None
+
+
+def ask_order(service: Optional[Service], slots: Mapping[str, Any]) -> list[str]:
+    """Slots the form still has to fill, in the order they are asked (None-valued ones are asked)."""
+    if service is None:
+        return ["service"]
+    if slots.get("stop_form"):
+        return []
+    order: list[str] = []
+    if slots.get("pending_service"):
+        order.append("switch_service")
+    if slots.get("outage_notice"):
+        order.append("report_anyway")
+    if slots.get("correcting"):
+        order.append("edit_field")
+    return order + list(service.slots) + ["confirm"]
+
+
+def first_missing(order: Sequence[str], slots: Mapping[str, Any]) -> Optional[str]:
+    return next((s for s in order if slots.get(s) is None), None)
