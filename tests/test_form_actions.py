@@ -650,3 +650,19 @@ def test_reset_keeps_personal_data_only():
     reset = dialogue.reset_slots()
     assert not set(dialogue.PERSISTENT_SLOTS) & set(reset)
     assert {"service", "address", "new_location", "description", "confirm", "requested_slot"} <= set(reset)
+
+
+def test_every_intent_the_form_rejects_has_a_rule_inside_the_form():
+    """Intents excluded from the form's from_text mappings make the form reject the message; each of them
+    needs a rule (with the form active) so the conversation goes on instead of falling back."""
+    rules = yaml.safe_load((PROJECT_ROOT / "data" / "rules.yml").read_text(encoding="utf-8"))["rules"]
+    handled = {r["steps"][0]["intent"] for r in rules
+               if {"active_loop": "service_form"} in r.get("condition", []) and "intent" in r["steps"][0]}
+    excluded = set()
+    for slot in DOMAIN["slots"].values():
+        for mapping in slot.get("mappings", []):
+            if mapping["type"] == "from_text" and any(c.get("active_loop") == "service_form"
+                                                      for c in mapping.get("conditions", [])):
+                excluded |= set(mapping.get("not_intent", []))
+    excluded -= {"affirm", "deny"}  # at the field question these fill `confirm` instead
+    assert excluded <= handled, excluded - handled
