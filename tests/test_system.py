@@ -1,8 +1,15 @@
 """`python -m bot run` end to end: supervisor, Rasa over real HTTP, action server, database."""
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 import requests
+from sqlalchemy import select
+
+from bot.catalogue import load_catalogue
+from bot.db.models import ServiceRequest
+from bot.db.session import get_engine, session_scope
 
 from tests.system import RunningSystem, start_system
 
@@ -31,6 +38,58 @@ def test_http_api_requires_the_token(system):
 def test_rest_channel_answers_in_vietnamese(system):
     replies = system.say("system-greet", "xin chào")
     assert replies and any("text" in r for r in replies)
+
+
+def _answers() -> dict[str, str]:
+    """A valid answer for every slot a form may ask, typed the way customers type."""
+    return {
+        "full_name": "nguyễn văn an", "phone": "sđt mình là 0912 345 678", "id_number": "001203004567",
+        "customer_code": "PD01001494350", "address": "Số 12 ngõ 34 Phố Huế, phường Hai Bà Trưng, Hà Nội",
+        "usage_purpose": "sinh hoạt", "phase": "3 pha", "capacity_kw": "15kw", "households": "2 hộ",
+        "new_location": "chuyển ra cột điện đầu ngõ, cách chỗ cũ 10m", "payment_method": "ví điện tử",
+        "desired_date": (date.today() + timedelta(days=10)).strftime("%d/%m/%Y"),
+        "description": "Đồng hồ điện nhà tôi chạy nhanh bất thường từ tháng trước", "email": "an.nguyen@gmail.com",
+        "report_anyway": "có", "confirm": "đúng rồi",
+    }
+
+
+def _complete_form(system: RunningSystem, sender: str, opening: str) -> tuple[dict, list[str]]:
+    """Answer whatever the form asks until it ends; returns the final tracker and every bot text."""
+    answers, texts = _answers(), [r.get("text", "") for r in system.say(sender, opening)]
+    for _ in range(20):
+        tracker = system.tracker(sender)
+        slot = tracker["slots"].get("requested_slot")
+        if not (tracker.get("active_loop") or {}).get("name") or slot is None:
+            return tracker, texts
+        assert slot in answers, f"form asked an unexpected slot {slot}: {texts[-3:]}"
+        texts += [r.get("text", "") for r in system.say(sender, answers[slot])]
+    pytest.fail(f"form did not finish: {texts[-5:]}")
+
+
+@pytest.mark.parametrize("service", sorted(load_catalogue().services))
+def test_every_service_end_to_end_over_rest(system, service):
+    sender = f"e2e-{service}"
+    tracker, texts = _complete_form(system, sender, f'/request_service{{"service":"{service}"}}')
+    code = tracker["slots"].get("request_code")
+    assert code and any(code in t for t in texts), texts[-3:]
+    confirmation = " ".join(t for t in texts if code in t)
+
+    status = " ".join(r.get("text", "") for r in system.say(f"lookup-{service}", f"hồ sơ {code} đến đâu rồi"))
+    assert code in status and "Đã tiếp nhận" in status
+    with session_scope(get_engine(system.env["DATABASE_URL"])) as s:
+        rows = s.scalars(select(ServiceRequest).where(ServiceRequest.conversation_id == sender)).all()
+    assert [(r.code, r.service, r.channel) for r in rows] == [(code, service, "rest")]
+    assert rows[0].due_date.strftime("%d/%m/%Y") in confirmation
+
+
+def test_natural_language_request_is_registered_once_despite_a_retry(system):
+    sender = "e2e-natural"
+    tracker, texts = _complete_form(system, sender, "e muốn dời đồng hồ điện ra ngoài cổng đc ko ạ")
+    code = tracker["slots"]["request_code"]
+    system.say(sender, "đúng rồi")  # the channel delivers the confirmation a second time
+    with session_scope(get_engine(system.env["DATABASE_URL"])) as s:
+        rows = s.scalars(select(ServiceRequest).where(ServiceRequest.conversation_id == sender)).all()
+    assert [(r.code, r.service) for r in rows] == [(code, "meter_relocation")]
 
 
 def test_ctrl_c_stops_every_child(system):
