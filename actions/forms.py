@@ -121,12 +121,13 @@ def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
 class FormTurn:
     """Validation of the slot candidates of one user turn (see `ValidateServiceForm`)."""
 
-    def __init__(self, tracker: Tracker, dispatcher: CollectingDispatcher, catalogue: Catalogue) -> None:
+    def __init__(self, tracker: Tracker, dispatcher: CollectingDispatcher, catalogue: Catalogue,
+                 candidates: Optional[Dict[str, Any]] = None) -> None:
         self.tracker = tracker
         self.dispatcher = dispatcher
         self.cat = catalogue
         self.today = today()
-        self.candidates: Dict[str, Any] = tracker.slots_to_validate()
+        self.candidates: Dict[str, Any] = tracker.slots_to_validate() if candidates is None else candidates
         self.requested: Optional[str] = tracker.get_slot(REQUESTED_SLOT)
         self.updates: Dict[str, Any] = {}
         self.messages: List[str] = []
@@ -530,7 +531,11 @@ class ActionAskConfirm(_AskBase):
 # --------------------------------------------------------------------------- interruptions inside the form
 
 class ActionRequestSwitch(Action):
-    """Another service asked for while the form runs: ask before switching (rule, form resumes)."""
+    """A service named while the form runs (intents request_service, report_outage, complain).
+
+    Another service: ask before switching (the form asks `switch_service`). The same service or none: the
+    message was the answer to the question being asked ("dời ra cột điện đầu ngõ" read as a relocation
+    request), so it is validated as that answer. The form goes on after this action (rule)."""
 
     def name(self) -> Text:
         return "action_request_switch"
@@ -539,16 +544,19 @@ class ActionRequestSwitch(Action):
                   domain: DomainDict) -> List[EventType]:
         catalogue = load_catalogue()
         current = dlg.service_of(tracker.get_slot("service"), catalogue)
+        text = (tracker.latest_message or {}).get("text") or ""
         code = (dlg.INTENT_SERVICE.get(latest_intent(tracker) or "") or latest_entity(tracker, "service")
-                or val.parse_service((tracker.latest_message or {}).get("text"), catalogue))
+                or val.parse_service(text, catalogue))
         target = dlg.service_of(code, catalogue)
-        if current is None or target is None:
-            if current is not None:
-                dispatcher.utter_message(
-                    text=f"Dạ, em đang giúp anh/chị đăng ký {dlg.lower_first(current.vi)}. Nếu muốn đổi sang "
-                         "dịch vụ khác, anh/chị nói rõ tên dịch vụ giúp em nhé.")
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        if current is None:
             return []
-        if target.code == current.code:
+        if target is None or target.code == current.code:
+            if requested in catalogue.slots and requested != "confirm" and text and not text.startswith("/"):
+                try:
+                    return FormTurn(tracker, dispatcher, catalogue, candidates={requested: text}).run()
+                except Exception:  # noqa: BLE001
+                    logger.exception("answer inside a service request failed in %s", tracker.sender_id)
             dispatcher.utter_message(text=f"Dạ, em đang ghi nhận yêu cầu {dlg.lower_first(current.vi)} "
                                           "cho anh/chị đây ạ.")
             return []

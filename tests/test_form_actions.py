@@ -537,10 +537,28 @@ async def test_switch_declined_goes_on_with_the_same_service(dispatcher):
 
 
 async def test_same_service_asked_again_mid_form(dispatcher):
-    tracker = form_tracker(RELOCATION, intent="request_service", entities={"service": "meter_relocation"})
+    tracker = form_tracker(RELOCATION, requested="confirm", intent="request_service", text="di dời công tơ",
+                           entities={"service": "meter_relocation"})
     assert await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN) == []
     assert texts(dispatcher) == ["Dạ, em đang ghi nhận yêu cầu thay đổi vị trí thiết bị đo đếm (di dời công tơ) "
                                  "cho anh/chị đây ạ."]
+
+
+async def test_answer_that_sounds_like_the_same_service_is_taken_as_the_answer(dispatcher):
+    slots = {k: v for k, v in RELOCATION_FILLED.items() if k != "new_location"}
+    text = "dời công tơ ra cột điện đầu ngõ"
+    tracker = form_tracker(slots, requested="new_location", intent="request_service", text=text,
+                           entities={"service": "meter_relocation"})
+    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    assert events == [SlotSet("new_location", text)]
+    assert dispatcher.messages == []
+
+
+async def test_outage_address_typed_with_the_outage_is_taken_as_the_answer(dispatcher):
+    text = "nhà mình ở thôn 3, xã Hải Hậu, tỉnh Ninh Bình, mất điện từ sáng"
+    tracker = form_tracker({"service": "outage_report"}, requested="address", intent="report_outage", text=text)
+    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    assert events == [SlotSet("address", "thôn 3, xã Hải Hậu, tỉnh Ninh Bình, mất điện từ sáng")]
 
 
 # --------------------------------------------------------------------------- submission
