@@ -208,6 +208,8 @@ class FormTurn:
             self.updates.update(dlg.switch_values(target, self.cat))
             self.intro = target
             return
+        if target is not None:
+            self.set("declined_service", target.code)  # named again later: an answer, not a new switch
         self.set("pending_service", None)
         self.set("switch_service", None)
         if self.service:
@@ -533,9 +535,10 @@ class ActionAskConfirm(_AskBase):
 class ActionRequestSwitch(Action):
     """A service named while the form runs (intents request_service, report_outage, complain).
 
-    Another service: ask before switching (the form asks `switch_service`). The same service or none: the
-    message was the answer to the question being asked ("dời ra cột điện đầu ngõ" read as a relocation
-    request), so it is validated as that answer. The form goes on after this action (rule)."""
+    Another service: ask before switching (the form asks `switch_service`). The same service, none, or one
+    the customer already declined to switch to: the message was the answer to the question being asked
+    ("dời ra cột điện đầu ngõ" read as a relocation request), so it is validated as that answer. The form
+    goes on after this action (rule)."""
 
     def name(self) -> Text:
         return "action_request_switch"
@@ -551,7 +554,7 @@ class ActionRequestSwitch(Action):
         requested = tracker.get_slot(REQUESTED_SLOT)
         if current is None:
             return []
-        if target is None or target.code == current.code:
+        if target is None or target.code in (current.code, tracker.get_slot("declined_service")):
             if requested in catalogue.slots and requested != "confirm" and text and not text.startswith("/"):
                 try:
                     return FormTurn(tracker, dispatcher, catalogue, candidates={requested: text}).run()

@@ -22,7 +22,7 @@ INTENT_SERVICE = {"report_outage": "outage_report", "complain": "complaint"}
 PERSISTENT_SLOTS = ("full_name", "phone", "customer_code", "id_number", "email")
 # Helper slots of the form (bookkeeping, never shown as request fields).
 HELPER_SLOTS = (
-    "confirm", "edit_field", "correcting", "switch_service", "pending_service", "report_anyway",
+    "confirm", "edit_field", "correcting", "switch_service", "pending_service", "declined_service", "report_anyway",
     "outage_notice", "stop_form", "failed_tries", "slot_error",
 )
 # Services whose name/phone belong to someone other than the customer on file (the new holder), so the

@@ -531,8 +531,8 @@ async def test_switch_declined_goes_on_with_the_same_service(dispatcher):
     slots = {**RELOCATION, "pending_service": "holder_change"}
     tracker = form_tracker(slots, {"switch_service": False}, requested="switch_service", intent="deny")
     events = await validate(tracker, dispatcher)
-    assert events == [SlotSet("switch_service", None), SlotSet("pending_service", None),
-                      SlotSet("requested_slot", "customer_code")]
+    assert events == [SlotSet("switch_service", None), SlotSet("declined_service", "holder_change"),
+                      SlotSet("pending_service", None), SlotSet("requested_slot", "customer_code")]
     assert texts(dispatcher) == ["Dạ, mình tiếp tục đăng ký thay đổi vị trí thiết bị đo đếm (di dời công tơ) nhé."]
 
 
@@ -552,6 +552,15 @@ async def test_answer_that_sounds_like_the_same_service_is_taken_as_the_answer(d
     events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
     assert events == [SlotSet("new_location", text)]
     assert dispatcher.messages == []
+
+
+async def test_service_declined_before_is_read_as_an_answer(dispatcher):
+    text = "hóa đơn cao bất thường, chắc công tơ chạy nhanh"
+    tracker = form_tracker({"service": "complaint", "full_name": "Nguyễn Văn An", "phone": "0912345678",
+                            "declined_service": "meter_inspection"}, requested="description",
+                           intent="request_service", text=text, entities={"service": "meter_inspection"})
+    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    assert events == [SlotSet("description", text)]
 
 
 async def test_outage_address_typed_with_the_outage_is_taken_as_the_answer(dispatcher):
