@@ -19,10 +19,12 @@ $(STAMPS)/venv: requirements.txt requirements-dev.txt constraints.txt scripts/fi
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
-# Widget dependencies (socket.io client) come from the npm registry at setup time only.
-$(STAMPS)/web: $(wildcard web/package.json web/package-lock.json)
-	@mkdir -p $(STAMPS)
-	@if [ -f web/package.json ]; then npm ci --no-audit --no-fund --prefix web && $(MAKE) -s -C web vendor 2>/dev/null || true; fi
+# Widget dependencies (socket.io client, pinned in web/package-lock.json) come from the npm registry
+# at setup time only; the browser bundle is served by us from web/vendor/.
+$(STAMPS)/web: web/package.json web/package-lock.json
+	@mkdir -p $(STAMPS) web/vendor
+	npm ci --no-audit --no-fund --prefix web
+	cp web/node_modules/socket.io-client/dist/socket.io.min.js web/vendor/
 	@touch $@
 
 db: setup
