@@ -171,6 +171,7 @@ class FormTurn:
             self._edit_field(c["edit_field"])
         self._data_slots()
         self._scan_requested_text()
+        self._forget_old_prefill()
         self._prefill()
         self._description_from_first_message()
         self._failures()
@@ -312,6 +313,17 @@ class FormTurn:
             if found:
                 self._validate_data_slot(name, found)
 
+    def _forget_old_prefill(self) -> None:
+        """A new customer code: values that came from the old code's record (and were not changed since)
+        are cleared, so they are taken from the new record or asked again."""
+        old = self.tracker.get_slot("prefilled_fields") or {}
+        if "customer_code" not in self.filled or not old or old.get("customer_code") == self.get("customer_code"):
+            return
+        for name, value in old.items():
+            if name != "customer_code" and name not in self.filled and self.get(name) == value:
+                self.set(name, None)
+        self.set("prefilled_fields", None)
+
     def _prefill(self) -> None:
         service = self.service
         if service is None or service.code in dlg.NO_PREFILL_SERVICES:
@@ -332,6 +344,11 @@ class FormTurn:
                 self.set(name, data[name])
                 self.fails.pop(name, None)
                 self.prefilled.append(name)
+        if self.prefilled:
+            record = dict(self.get("prefilled_fields") or {})
+            record.update({name: self.get(name) for name in self.prefilled})
+            record["customer_code"] = self.known_customer[0]
+            self.set("prefilled_fields", record)
 
     def _failures(self) -> None:
         settings = get_settings()

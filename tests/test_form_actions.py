@@ -311,7 +311,10 @@ async def test_known_customer_fills_name_and_phone_from_the_table(customers, dis
                            text="pd01 000 123 456")
     events = await validate(tracker, dispatcher)
     assert events == [SlotSet("customer_code", "PD01000123456"), SlotSet("full_name", "Nguyễn Văn An"),
-                      SlotSet("phone", "0912345678"), SlotSet("requested_slot", "new_location")]
+                      SlotSet("phone", "0912345678"),
+                      SlotSet("prefilled_fields", {"full_name": "Nguyễn Văn An", "phone": "0912345678",
+                                                    "customer_code": "PD01000123456"}),
+                      SlotSet("requested_slot", "new_location")]
     assert texts(dispatcher) == [
         "Em lấy họ và tên, số điện thoại theo hồ sơ của mã khách hàng PD01000123456. "
         "Họ và tên: Nguyễn Văn An; Số điện thoại: 0912345678. Anh/chị kiểm tra lại ở bước xác nhận nhé."]
@@ -322,7 +325,20 @@ async def test_known_customer_does_not_overwrite_what_the_customer_gave(customer
                            requested="customer_code", text="PD01000123456")
     events = await validate(tracker, dispatcher)
     assert events == [SlotSet("customer_code", "PD01000123456"), SlotSet("full_name", "Nguyễn Văn An"),
+                      SlotSet("prefilled_fields", {"full_name": "Nguyễn Văn An", "customer_code": "PD01000123456"}),
                       SlotSet("requested_slot", "new_location")]
+
+
+async def test_corrected_customer_code_drops_what_came_from_the_old_record(customers, dispatcher):
+    slots = {**RELOCATION, "customer_code": None, "full_name": "Nguyễn Văn An", "phone": "0987654321",
+             "prefilled_fields": {"full_name": "Nguyễn Văn An", "phone": "0912345678",
+                                  "customer_code": "PD01000123456"}}  # the code was just cleared for correction
+    tracker = form_tracker(slots, {"customer_code": "PE04001234567"}, requested="customer_code",
+                           text="PE04001234567")
+    events = await validate(tracker, dispatcher)
+    # the name came from the old record and goes; the phone was changed by the customer and stays
+    assert events == [SlotSet("customer_code", "PE04001234567"), SlotSet("full_name", None),
+                      SlotSet("prefilled_fields", None), SlotSet("requested_slot", "full_name")]
 
 
 async def test_holder_change_does_not_take_the_old_holder_name(customers, dispatcher):
@@ -375,7 +391,10 @@ async def test_outage_report_takes_the_address_from_the_code_and_tells_about_a_p
     events = await validate(tracker, dispatcher)
     notice = dialogue.outage_notice("phường Hai Bà Trưng, Hà Nội", start, end, "Bảo dưỡng lưới điện")
     assert events == [SlotSet("address", KNOWN["address"]), SlotSet("customer_code", "PD01000123456"),
-                      SlotSet("phone", "0912345678"), SlotSet("outage_notice", notice),
+                      SlotSet("phone", "0912345678"),
+                      SlotSet("prefilled_fields", {"phone": "0912345678", "address": KNOWN["address"],
+                                                    "customer_code": "PD01000123456"}),
+                      SlotSet("outage_notice", notice),
                       SlotSet("requested_slot", "report_anyway")]
     assert notice["text"].startswith("Khu vực phường Hai Bà Trưng, Hà Nội đang trong lịch tạm ngừng cấp điện "
                                      "theo kế hoạch từ ")
