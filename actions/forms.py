@@ -552,10 +552,10 @@ class ActionAskConfirm(_AskBase):
 class ActionRequestSwitch(Action):
     """A service named while the form runs (intents request_service, report_outage, complain).
 
-    Another service: ask before switching (the form asks `switch_service`). The same service, none, or one
-    the customer already declined to switch to: the message was the answer to the question being asked
-    ("dời ra cột điện đầu ngõ" read as a relocation request), so it is validated as that answer. The form
-    goes on after this action (rule)."""
+    Another service: ask before switching (the form asks `switch_service`). The same service, none, one the
+    customer already declined to switch to, or a free-text answer that says more than the service's name:
+    the message was the answer to the question being asked ("dời ra cột điện đầu ngõ" read as a relocation
+    request), so it is validated as that answer. The form goes on after this action (rule)."""
 
     def name(self) -> Text:
         return "action_request_switch"
@@ -571,8 +571,13 @@ class ActionRequestSwitch(Action):
         requested = tracker.get_slot(REQUESTED_SLOT)
         if current is None:
             return []
-        if target is None or target.code in (current.code, tracker.get_slot("declined_service")):
-            if requested in catalogue.slots and requested != "confirm" and text and not text.startswith("/"):
+        answers_question = requested in catalogue.slots and requested != "confirm" and text and not text.startswith("/")
+        # "đồng hồ điện chạy nhanh từ tháng trước" typed as a description names a service but is the answer;
+        # "à thôi cho mình đổi hình thức thanh toán" is not
+        described = (answers_question and requested in dlg.FREE_TEXT_SLOTS and target is not None
+                     and len(dlg.content_words(text, target)) >= 3)
+        if target is None or described or target.code in (current.code, tracker.get_slot("declined_service")):
+            if answers_question:
                 try:
                     return FormTurn(tracker, dispatcher, catalogue, candidates={requested: text}).run()
                 except Exception:  # noqa: BLE001

@@ -268,19 +268,27 @@ _FILLER_WORDS = {
 }
 
 
+# Answers to these questions are free text: a service mentioned in them is usually part of the answer.
+FREE_TEXT_SLOTS = ("description", "new_location")
+
+
+def content_words(text: str, service: Optional[Service] = None) -> list[str]:
+    """Words of a message beyond the service's own phrases and chat fillers ('tôi muốn', 'giúp mình')."""
+    from bot.text import fold
+
+    folded = fold(text or "")
+    for phrase in sorted((fold(p) for p in (service.phrases if service else ())), key=len, reverse=True):
+        folded = folded.replace(phrase, " ")
+    return [w for w in folded.replace(",", " ").replace(".", " ").split() if w not in _FILLER_WORDS]
+
+
 def description_from_message(text: str, service: Service) -> Optional[str]:
     """The message that started an outage report or complaint, as its description, when it says more than
     'I want to report/complain' ('nhà tôi mất điện từ sáng, cả xóm vẫn có điện')."""
-    from bot.text import fold
-
     text = (text or "").strip()
     if not text or text.startswith("/") or len(text) > 1000:
         return None
-    folded = fold(text)
-    for phrase in sorted((fold(p) for p in service.phrases), key=len, reverse=True):
-        folded = folded.replace(phrase, " ")
-    words = [w for w in folded.replace(",", " ").replace(".", " ").split() if w not in _FILLER_WORDS]
-    return text if len(words) >= 3 else None
+    return text if len(content_words(text, service)) >= 3 else None
 
 
 def ask_order(service: Optional[Service], slots: Mapping[str, Any]) -> list[str]:

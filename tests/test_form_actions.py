@@ -582,6 +582,23 @@ async def test_service_declined_before_is_read_as_an_answer(dispatcher):
     assert events == [SlotSet("description", text)]
 
 
+async def test_description_naming_another_service_is_the_description(dispatcher):
+    text = "Đồng hồ điện nhà tôi chạy nhanh bất thường từ tháng trước"
+    tracker = form_tracker({"service": "info_change", "customer_code": "PD02001234567", "full_name": "Trần Thị Bình",
+                            "phone": "0987654321"}, requested="description", intent="request_service", text=text,
+                           entities={"service": "meter_inspection"})
+    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    assert events == [SlotSet("description", text)]
+
+
+async def test_short_request_for_another_service_at_a_free_text_question_asks_to_switch(dispatcher):
+    tracker = form_tracker(RELOCATION_FILLED, requested="new_location", intent="request_service",
+                           text="à thôi cho mình đổi hình thức thanh toán",
+                           entities={"service": "payment_method_change"})
+    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    assert events == [SlotSet("pending_service", "payment_method_change"), SlotSet("switch_service", None)]
+
+
 async def test_outage_address_typed_with_the_outage_is_taken_as_the_answer(dispatcher):
     text = "nhà mình ở thôn 3, xã Hải Hậu, tỉnh Ninh Bình, mất điện từ sáng"
     tracker = form_tracker({"service": "outage_report"}, requested="address", intent="report_outage", text=text)
