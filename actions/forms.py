@@ -151,9 +151,6 @@ class FormTurn:
     def service(self) -> Optional[Service]:
         return dlg.service_of(self.get("service"), self.cat)
 
-    def slots_now(self) -> Dict[str, Any]:
-        return {**self.tracker.slots, **self.updates}
-
     # -- the turn
     def run(self) -> List[EventType]:
         c = self.candidates

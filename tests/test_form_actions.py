@@ -6,7 +6,6 @@ user message, `ActionExecuted(service_form)` and then one `SlotSet` per slot can
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
