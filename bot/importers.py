@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from bot.catalogue import CUSTOMER_CODE_RE, load_catalogue
 from bot.db.models import LOCAL_TZ_NAME, Bill, Customer, PlannedOutage, as_utc
+from bot.validators import normalise_phone, validate_id_number
 
-PHONE_RE = re.compile(r"^(?:\+?84|0)([35789]\d{8})$")
-ID_RE = re.compile(r"^(\d{9}|\d{12})$")
+PHONE_CHARS_RE = re.compile(r"^[\d\s.\-()+]+$")
 PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -60,12 +60,12 @@ def _check_all(rows, parse: Callable[[dict[str, str]], object]) -> list[object]:
     return parsed
 
 
-def normalise_phone_field(raw: str) -> str:
-    digits = re.sub(r"[\s.\-()]", "", raw)
-    m = PHONE_RE.match(digits)
-    if not m:
+def _phone_field(raw: str) -> str:
+    """A CSV field must hold only the number (any common format), unlike a chat message."""
+    phone = normalise_phone(raw) if PHONE_CHARS_RE.match(raw) else None
+    if not phone:
         raise ValueError(f"số điện thoại không hợp lệ '{raw}'")
-    return "0" + m.group(1)
+    return phone
 
 
 def _customer(row: dict[str, str]) -> dict:
@@ -78,9 +78,11 @@ def _customer(row: dict[str, str]) -> dict:
     if not (2 <= len(row["full_name"]) <= 120):
         raise ValueError("thiếu họ tên")
     id_number = row.get("id_number", "")
-    if id_number and not ID_RE.match(id_number):
-        raise ValueError(f"số CCCD/CMND không hợp lệ '{id_number}'")
-    phone = normalise_phone_field(row["phone"]) if row.get("phone") else None
+    if id_number:
+        check = validate_id_number(id_number)
+        if not check.ok or check.value != id_number:
+            raise ValueError(f"số CCCD/CMND không hợp lệ '{id_number}'")
+    phone = _phone_field(row["phone"]) if row.get("phone") else None
     return dict(customer_code=code, full_name=row["full_name"], phone=phone, id_number=id_number or None,
                 address=row.get("address", ""), corporation=corp.code)
 

@@ -45,11 +45,13 @@ def test_import_customers_round_trips_utf8_and_updates(db_url, csv_file):
 
 
 def test_malformed_rows_reported_and_nothing_written(db_url, csv_file):
-    bad = CUSTOMERS + "PX12,Lê Văn C,0912345678,,Huế\nPC0300123456,Phạm D,12345,,Huế\n"
+    bad = CUSTOMERS + "PX12,Lê Văn C,0912345678,,Huế\nPC0300123456,Phạm D,12345,,Huế
+PC0300123457,Phạm E,0912345678,0991234567,Huế\n"
     result = cli(db_url, "import", "customers", csv_file("bad.csv", bad))
     assert result.returncode == 1
     assert "dòng 4: mã khách hàng không hợp lệ 'PX12'" in result.stderr
     assert "dòng 5: số điện thoại không hợp lệ '12345'" in result.stderr
+    assert "dòng 6: số CCCD/CMND không hợp lệ '0991234567'" in result.stderr
     assert "không dòng nào được ghi" in result.stderr
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(Customer)) == 0
