@@ -45,8 +45,7 @@ def test_import_customers_round_trips_utf8_and_updates(db_url, csv_file):
 
 
 def test_malformed_rows_reported_and_nothing_written(db_url, csv_file):
-    bad = CUSTOMERS + "PX12,Lê Văn C,0912345678,,Huế\nPC0300123456,Phạm D,12345,,Huế
-PC0300123457,Phạm E,0912345678,0991234567,Huế\n"
+    bad = CUSTOMERS + "PX12,Lê Văn C,0912345678,,Huế\nPC0300123456,Phạm D,12345,,Huế\nPC0300123457,Phạm E,0912345678,0991234567,Huế\n"
     result = cli(db_url, "import", "customers", csv_file("bad.csv", bad))
     assert result.returncode == 1
     assert "dòng 4: mã khách hàng không hợp lệ 'PX12'" in result.stderr
