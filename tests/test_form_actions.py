@@ -728,3 +728,14 @@ def test_every_intent_the_form_rejects_has_a_rule_inside_the_form():
                 excluded |= set(mapping.get("not_intent", []))
     excluded -= {"affirm", "deny"}  # at the field question these fill `confirm` instead
     assert excluded <= handled, excluded - handled
+
+
+async def test_a_crash_while_validating_is_answered_and_contained(monkeypatch, dispatcher):
+    def boom(self):
+        raise ValueError("unexpected")
+
+    monkeypatch.setattr(forms.FormTurn, "run", boom)
+    tracker = form_tracker(RELOCATION, {"phone": "0912345678"}, requested="phone", text="0912345678")
+    events = await validate(tracker, dispatcher)
+    assert events == [SlotSet("phone", None), SlotSet("requested_slot", "customer_code")]
+    assert texts(dispatcher) == ["Xin lỗi, em gặp trục trặc khi kiểm tra thông tin vừa nhập. Anh/chị gửi lại giúp em nhé."]
