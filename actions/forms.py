@@ -323,7 +323,7 @@ class FormTurn:
 
     def _prefill(self) -> None:
         service = self.service
-        if service is None or service.code in dlg.NO_PREFILL_SERVICES:
+        if service is None or not service.prefill_from_customer:
             return
         if self.known_customer is None and self.intro is not None and self.get("customer_code") \
                 and "customer_code" not in self.candidates:

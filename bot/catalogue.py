@@ -48,6 +48,7 @@ class Service:
     priority: str
     phrases: tuple[str, ...]
     restore_target_hours: Optional[int] = None
+    prefill_from_customer: bool = True  # offer name/phone/address from the customer table
 
     @property
     def is_free(self) -> bool:
@@ -133,6 +134,7 @@ def _service(code: str, raw: dict, slot_names: set[str]) -> Service:
         priority=raw.get("priority", "normal"),
         phrases=tuple(raw.get("phrases", ())),
         restore_target_hours=raw.get("restore_target_hours"),
+        prefill_from_customer=bool(raw.get("prefill_from_customer", True)),
     )
 
 

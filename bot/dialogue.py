@@ -25,9 +25,6 @@ HELPER_SLOTS = (
     "confirm", "edit_field", "correcting", "switch_service", "pending_service", "declined_service", "report_anyway",
     "outage_notice", "stop_form", "failed_tries", "slot_error",
 )
-# Services whose name/phone belong to someone other than the customer on file (the new holder), so the
-# customer table must not prefill them.
-NO_PREFILL_SERVICES = frozenset({"holder_change"})
 PREFILL_FROM_CUSTOMER = ("full_name", "phone", "address")
 MAX_FAILED_TRIES = 3
 
@@ -193,7 +190,7 @@ def service_intro(service: Service, reused: Mapping[str, Any], catalogue: Option
         lines.append("Thông tin em đã có: "
                      + "; ".join(f"{label(s, catalogue)}: {display_value(s, v, catalogue)}"
                                  for s, v in reused.items()) + ".")
-        if service.code in NO_PREFILL_SERVICES:
+        if not service.prefill_from_customer:
             lines.append("Lưu ý: thông tin cá nhân là của người sẽ đứng tên hợp đồng; nếu khác, anh/chị bấm "
                          "\"Sai\" ở bước xác nhận để sửa.")
     if note:

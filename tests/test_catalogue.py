@@ -21,6 +21,8 @@ def test_every_spec_service_with_its_slots():
     assert cat.services["outage_report"].priority == "urgent"
     assert cat.services["holder_change"].is_free and not cat.services["meter_relocation"].is_free
     assert cat.services["new_connection_mv"].due_working_days == 30
+    assert not cat.services["holder_change"].prefill_from_customer  # the new holder's data is asked
+    assert cat.services["meter_relocation"].prefill_from_customer
 
 
 def test_slot_values_and_words():
