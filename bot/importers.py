@@ -90,11 +90,16 @@ def _customer(row: dict[str, str]) -> dict:
 def import_customers(session: Session, path: Path) -> ImportResult:
     rows = _check_all(_rows(path, ["customer_code", "full_name", "phone", "id_number", "address"]), _customer)
     _no_duplicates(rows, "customer_code", path)
+    return _upsert(session, Customer, rows, lambda v: session.get(Customer, v["customer_code"]))
+
+
+def _upsert(session: Session, model: type, rows: list[dict], find: Callable[[dict], object]) -> ImportResult:
+    """Insert new rows, update the ones `find` returns."""
     created = updated = 0
     for values in rows:
-        existing = session.get(Customer, values["customer_code"])
+        existing = find(values)
         if existing is None:
-            session.add(Customer(**values))
+            session.add(model(**values))
             created += 1
         else:
             for key, value in values.items():
@@ -152,19 +157,8 @@ def import_bills(session: Session, path: Path) -> ImportResult:
                for (line, _), r in zip(raw, rows) if r["customer_code"] not in known]
     if unknown:
         raise ImportFailed(unknown)
-    created = updated = 0
-    for values in rows:
-        existing = session.scalars(select(Bill).where(
-            Bill.customer_code == values["customer_code"], Bill.period == values["period"])).first()
-        if existing is None:
-            session.add(Bill(**values))
-            created += 1
-        else:
-            for key, value in values.items():
-                setattr(existing, key, value)
-            updated += 1
-    session.flush()
-    return ImportResult(created, updated)
+    return _upsert(session, Bill, rows, lambda v: session.scalars(select(Bill).where(
+        Bill.customer_code == v["customer_code"], Bill.period == v["period"])).first())
 
 
 def _local_moment(raw: str, what: str) -> datetime:
@@ -190,19 +184,9 @@ def _outage(row: dict[str, str]) -> dict:
 
 def import_outages(session: Session, path: Path) -> ImportResult:
     rows = _check_all(_rows(path, ["unit_code", "area", "start", "end", "reason"]), _outage)
-    created = updated = 0
-    for values in rows:
-        existing = session.scalars(select(PlannedOutage).where(
-            PlannedOutage.unit_code == values["unit_code"], PlannedOutage.area == values["area"],
-            PlannedOutage.start_at == values["start_at"])).first()
-        if existing is None:
-            session.add(PlannedOutage(**values))
-            created += 1
-        else:
-            existing.end_at, existing.reason = values["end_at"], values["reason"]
-            updated += 1
-    session.flush()
-    return ImportResult(created, updated)
+    return _upsert(session, PlannedOutage, rows, lambda v: session.scalars(select(PlannedOutage).where(
+        PlannedOutage.unit_code == v["unit_code"], PlannedOutage.area == v["area"],
+        PlannedOutage.start_at == v["start_at"])).first())
 
 
 IMPORTERS = {"customers": import_customers, "bills": import_bills, "outages": import_outages}
