@@ -11,6 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.forms import free_text_answer, validate_as_answer
 from bot.catalogue import Corporation, Service, load_catalogue
 from bot.formatting import format_money, format_number, format_percent
 from bot.settings import get_settings
@@ -274,6 +275,8 @@ class ActionAnswerProcedure(Action):
 
     A question about the fee ("mất phí không?") or the duration ("bao lâu thì xong?") gets that
     part only, concisely; inside a form no buttons are added so the form can re-ask its question.
+    While the form asks a free-text slot, a statement read as ask_procedure ("dời công tơ ra cột điện
+    trước cổng") is the answer: it is validated as such, nothing is said and the form goes on.
     """
 
     def name(self) -> Text:
@@ -282,6 +285,10 @@ class ActionAnswerProcedure(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         catalogue = load_catalogue()
+        if free_text_answer(tracker, catalogue):
+            events = validate_as_answer(tracker, dispatcher, catalogue)
+            if events is not None:
+                return events
         code = service_in_message(tracker) or tracker.get_slot("service")
         service = catalogue.services.get(code) if code else None
         if service is None:

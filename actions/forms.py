@@ -546,6 +546,35 @@ class ActionAskConfirm(_AskBase):
 
 # --------------------------------------------------------------------------- interruptions inside the form
 
+def answers_requested_slot(tracker: Tracker, catalogue: Catalogue) -> bool:
+    """The latest message is typed text while the form asks a data slot (not a button, not the summary)."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    requested = tracker.get_slot(REQUESTED_SLOT)
+    return bool(requested in catalogue.slots and requested != "confirm" and text and not text.startswith("/"))
+
+
+def free_text_answer(tracker: Tracker, catalogue: Catalogue) -> bool:
+    """The form asks a free-text slot (`dlg.FREE_TEXT_SLOTS`) and the latest message, whatever intent the NLU
+    gave it, does not read as a question: it is the answer ("dời ra cột điện trước cổng" read as
+    ask_procedure). Used by the actions of the mid-form interruption rules."""
+    if (tracker.active_loop or {}).get("name") != dlg.FORM_NAME or not answers_requested_slot(tracker, catalogue):
+        return False
+    text = (tracker.latest_message or {}).get("text") or ""
+    return tracker.get_slot(REQUESTED_SLOT) in dlg.FREE_TEXT_SLOTS and not val.looks_like_question(text)
+
+
+def validate_as_answer(tracker: Tracker, dispatcher: CollectingDispatcher,
+                       catalogue: Catalogue) -> Optional[List[EventType]]:
+    """Validates the latest message as the answer to the slot the form asks (the events of that turn);
+    None when validation crashed (logged)."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    try:
+        return FormTurn(tracker, dispatcher, catalogue, candidates={tracker.get_slot(REQUESTED_SLOT): text}).run()
+    except Exception:  # noqa: BLE001
+        logger.exception("answer inside a service request failed in %s", tracker.sender_id)
+        return None
+
+
 class ActionRequestSwitch(Action):
     """A service named while the form runs (intents request_service, report_outage, complain).
 
@@ -568,17 +597,16 @@ class ActionRequestSwitch(Action):
         requested = tracker.get_slot(REQUESTED_SLOT)
         if current is None:
             return []
-        answers_question = requested in catalogue.slots and requested != "confirm" and text and not text.startswith("/")
+        answers_question = answers_requested_slot(tracker, catalogue)
         # "đồng hồ điện chạy nhanh từ tháng trước" typed as a description names a service but is the answer;
         # "à thôi cho mình đổi hình thức thanh toán" is not
         described = (answers_question and requested in dlg.FREE_TEXT_SLOTS and target is not None
                      and len(dlg.content_words(text, target)) >= 3)
         if target is None or described or target.code in (current.code, tracker.get_slot("declined_service")):
             if answers_question:
-                try:
-                    return FormTurn(tracker, dispatcher, catalogue, candidates={requested: text}).run()
-                except Exception:  # noqa: BLE001
-                    logger.exception("answer inside a service request failed in %s", tracker.sender_id)
+                events = validate_as_answer(tracker, dispatcher, catalogue)
+                if events is not None:
+                    return events
             dispatcher.utter_message(text=f"Dạ, em đang ghi nhận yêu cầu {dlg.lower_first(current.vi)} "
                                           "cho anh/chị đây ạ.")
             return []

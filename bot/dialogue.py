@@ -265,8 +265,9 @@ _FILLER_WORDS = {
 }
 
 
-# Answers to these questions are free text: a service mentioned in them is usually part of the answer.
-FREE_TEXT_SLOTS = ("description", "new_location")
+# Answers to these questions are free text: a service mentioned in them is usually part of the answer, and a
+# statement the NLU reads as another intent (ask_procedure, request_service...) is the answer too.
+FREE_TEXT_SLOTS = ("description", "new_location", "address", "full_name")
 
 
 def content_words(text: str, service: Optional[Service] = None) -> list[str]:

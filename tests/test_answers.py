@@ -201,6 +201,33 @@ async def test_procedure_duration_question_mid_form(dispatcher, domain, tracker_
     assert dispatcher.messages[0]["buttons"] == []
 
 
+async def test_procedure_statement_answering_a_free_text_question_is_the_answer(dispatcher, domain, tracker_for):
+    text = "Dời công tơ ra cột điện trước cổng, số 12 ngõ 34 Hoa Bằng, Cầu Giấy, Hà Nội"
+    tracker = tracker_for(text, "ask_procedure", {"service": "meter_relocation"}, form="service_form",
+                          slots={"service": "meter_relocation", "customer_code": "PD02001234567",
+                                 "full_name": "Trần Thị Bình", "phone": "0987654321",
+                                 "requested_slot": "new_location"})
+    events = await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert SlotSet("new_location", text) in events
+    assert dispatcher.messages == []  # no procedure answer: the form goes on to the summary
+
+
+async def test_procedure_question_while_a_free_text_slot_is_asked_is_answered(dispatcher, domain, tracker_for):
+    tracker = tracker_for("dời ra cột điện có mất phí không", "ask_procedure", form="service_form",
+                          slots={"service": "meter_relocation", "requested_slot": "new_location"})
+    events = await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert events == []
+    assert texts(dispatcher) == ["Chi phí di dời công tơ: Khách hàng chịu chi phí di dời (trừ công tơ, TU, TI "
+                                 "của điện lực)."]
+
+
+async def test_procedure_statement_while_a_choice_slot_is_asked_is_answered(dispatcher, domain, tracker_for):
+    tracker = tracker_for("di dời công tơ", "ask_procedure", form="service_form",
+                          slots={"service": "meter_relocation", "requested_slot": "phone"})
+    await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert texts(dispatcher)[0].startswith("Thay đổi vị trí thiết bị đo đếm (di dời công tơ):")
+
+
 async def test_procedure_fee_and_duration(dispatcher, domain, tracker_for):
     tracker = tracker_for("di doi cong to mat phi ko, may ngay xong", "ask_procedure")
     await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)

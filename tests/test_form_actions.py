@@ -554,6 +554,29 @@ async def test_switch_declined_goes_on_with_the_same_service(dispatcher):
     assert texts(dispatcher) == ["Dạ, mình tiếp tục đăng ký thay đổi vị trí thiết bị đo đếm (di dời công tơ) nhé."]
 
 
+@pytest.mark.parametrize("requested,text,intent,entities", [
+    ("new_location", "ra cột điện trước cổng nhà số 12", "report_outage", {}),
+    ("new_location", "chuyển công tơ ra ngoài tường rào", "request_service", {"service": "meter_relocation"}),
+    ("address", "số 12 ngõ 34 Hoa Bằng, phường Yên Hòa, Cầu Giấy, Hà Nội", "report_outage", {}),
+])
+async def test_free_text_answer_read_as_another_intent_is_the_answer(dispatcher, requested, text, intent, entities):
+    slots = {**RELOCATION, "customer_code": "PD02001234567"}
+    tracker = form_tracker(slots, requested=requested, intent=intent, text=text, entities=entities)
+    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    assert SlotSet(requested, text) in events
+    assert not any(e["name"] == "pending_service" for e in events)
+
+
+def test_free_text_answer_only_for_statements_while_a_free_text_slot_is_asked():
+    slots = {**RELOCATION, "customer_code": "PD02001234567"}
+    statement = "Dời công tơ ra cột điện trước cổng, số 12 ngõ 34 Hoa Bằng"
+    assert forms.free_text_answer(form_tracker(slots, requested="new_location", text=statement), CAT)
+    assert not forms.free_text_answer(form_tracker(slots, requested="new_location", text="bao lâu thì xong?"), CAT)
+    assert not forms.free_text_answer(form_tracker(slots, requested="phone", text=statement), CAT)
+    assert not forms.free_text_answer(form_tracker(slots, requested="new_location", text=statement, active=False),
+                                      CAT)
+
+
 async def test_same_service_asked_again_mid_form(dispatcher):
     tracker = form_tracker(RELOCATION, requested="confirm", intent="request_service", text="di dời công tơ",
                            entities={"service": "meter_relocation"})

@@ -293,3 +293,21 @@ def test_parse_field(text, field):
 
 def test_parse_field_only_among_allowed():
     assert v.parse_field("địa chỉ", CAT, ["full_name", "phone"]) is None
+
+
+@pytest.mark.parametrize("text", [
+    "mất phí không?", "mất phí không em", "bao lâu thì xong", "cần giấy tờ gì", "can giay to j",
+    "di doi cong to mat phi ko, may ngay xong", "dời ra cột được ko", "thủ tục thế nào", "làm ntn",
+    "có phải mang CCCD không", "mấy ngày thì xong", "phí bn", "phải làm sao", "dời ra ngoài à", "vậy hả",
+])
+def test_looks_like_question(text):
+    assert v.looks_like_question(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Dời công tơ ra cột điện trước cổng, số 12 ngõ 34 Hoa Bằng, Cầu Giấy, Hà Nội", "ra cột điện trước cổng",
+    "chuyển công tơ ra ngoài tường rào", "Công tơ nhà tôi chạy nhanh bất thường", "công tơ bị gỉ sét",
+    "gần trạm máy bơm", "Nguyễn Thị Hà", "nhà tôi ở Hà Nội ạ", "số 5 phố Sao Đỏ, Hà Nội", "", "/ask_procedure",
+])
+def test_statements_do_not_look_like_questions(text):
+    assert not v.looks_like_question(text)
