@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Iterator
+from typing import Any, Dict, Iterator, Optional
 
 import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import text
 
 from bot.db import session as db_session
@@ -81,3 +83,25 @@ def any_db_url(request, tmp_path, monkeypatch) -> Iterator[str]:
     db_session.get_engine(url).dispose()
     get_settings.cache_clear()
     db_session.get_engine.cache_clear()
+
+
+def user_tracker(text: str, intent: str, entities: Optional[Dict[str, str]] = None,
+                 slots: Optional[Dict[str, Any]] = None, form: Optional[str] = None) -> Tracker:
+    """A tracker whose latest user message is `text` with `intent` and `entities`, for action tests."""
+    message = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.98},
+        "entities": [{"entity": k, "value": v} for k, v in (entities or {}).items()],
+    }
+    return Tracker("test-user", dict(slots or {}), message, [], False, None,
+                   {"name": form} if form else {}, "action_listen")
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+@pytest.fixture
+def domain() -> Dict[str, Any]:
+    return {}

@@ -1,7 +1,6 @@
 """Catalogue answers (actions/answers.py): exact replies and events for tracker fixtures."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
 
 import pytest
 from rasa_sdk import Tracker
@@ -10,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import answers
 from bot.settings import get_settings
+from tests.conftest import user_tracker
 
 MENU = answers.MENU_BUTTONS
 ALL_HOTLINES = (
@@ -30,28 +30,11 @@ def vat_8_percent(monkeypatch):
 
 
 @pytest.fixture
-def dispatcher() -> CollectingDispatcher:
-    return CollectingDispatcher()
-
-
-@pytest.fixture
-def domain() -> Dict[str, Any]:
-    return {}
-
-
-@pytest.fixture
 def tracker_for():
     """Tracker whose latest user message is `text` with `intent`, `entities`, `slots` and an active form."""
 
-    def make(text: str = "", intent: str = "ask_tariff", entities: Optional[Dict[str, str]] = None,
-             slots: Optional[Dict[str, Any]] = None, form: Optional[str] = None) -> Tracker:
-        message = {
-            "text": text,
-            "intent": {"name": intent, "confidence": 0.98},
-            "entities": [{"entity": k, "value": v} for k, v in (entities or {}).items()],
-        }
-        return Tracker("test-user", dict(slots or {}), message, [], False, None,
-                       {"name": form} if form else {}, "action_listen")
+    def make(text: str = "", intent: str = "ask_tariff", *args, **kwargs) -> Tracker:
+        return user_tracker(text, intent, *args, **kwargs)
 
     return make
 

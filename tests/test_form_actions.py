@@ -43,11 +43,6 @@ def fixed_today(monkeypatch):
 
 
 @pytest.fixture
-def dispatcher() -> CollectingDispatcher:
-    return CollectingDispatcher()
-
-
-@pytest.fixture
 def customers(db_url):
     """The migrated test database with one known EVNHANOI customer (so EVNHANOI codes are checked)."""
     with session_scope() as s:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
-from typing import Any, Dict, Optional
 
 import pytest
 from rasa_sdk import Tracker
@@ -15,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from actions import lookups
 from bot.db.models import Bill, Customer, PlannedOutage, ServiceRequest
 from bot.formatting import mask_address, mask_id_number, mask_name, mask_phone
+from tests.conftest import user_tracker
 
 NOW = datetime(2025, 5, 20, 1, 0, tzinfo=timezone.utc)  # 08:00 on 20/05/2025 in Vietnam
 CODE_HELP = ("Mã khách hàng gồm 13 ký tự, bắt đầu bằng chữ P (ví dụ PD01000123456), in trên hóa đơn "
@@ -74,28 +74,11 @@ def fixed_now(monkeypatch):
 
 
 @pytest.fixture
-def dispatcher() -> CollectingDispatcher:
-    return CollectingDispatcher()
-
-
-@pytest.fixture
-def domain() -> Dict[str, Any]:
-    return {}
-
-
-@pytest.fixture
 def tracker_for():
     """Tracker whose latest user message is `text` with `intent`, `entities` and `slots`."""
 
-    def make(text: str = "", intent: str = "check_bill", entities: Optional[Dict[str, str]] = None,
-             slots: Optional[Dict[str, Any]] = None, form: Optional[str] = None) -> Tracker:
-        message = {
-            "text": text,
-            "intent": {"name": intent, "confidence": 0.98},
-            "entities": [{"entity": k, "value": v} for k, v in (entities or {}).items()],
-        }
-        return Tracker("test-user", dict(slots or {}), message, [], False, None,
-                       {"name": form} if form else {}, "action_listen")
+    def make(text: str = "", intent: str = "check_bill", *args, **kwargs) -> Tracker:
+        return user_tracker(text, intent, *args, **kwargs)
 
     return make
 
