@@ -31,6 +31,7 @@ from bot.formatting import (
     mask_name, mask_phone,
 )
 from bot.text import fold
+from bot.validators import normalise_phone
 
 logger = logging.getLogger(__name__)
 
@@ -279,20 +280,6 @@ class ActionCheckOutageSchedule(Action):
 
 
 # --------------------------------------------------------------------------- request status
-
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.\-]?\d){9}(?!\d)")
-
-
-def normalise_phone(text: Optional[str]) -> Optional[str]:
-    """First Vietnamese mobile number in the text as 0xxxxxxxxx ('+84 912 345 678' -> '0912345678')."""
-    m = _PHONE_IN_TEXT.search(text or "")
-    if not m:
-        return None
-    digits = re.sub(r"\D", "", m.group(0))
-    if digits.startswith("84"):
-        digits = "0" + digits[2:]
-    return digits if re.fullmatch(r"0[35789]\d{8}", digits) else None
-
 
 def _request_line(req: Any) -> str:
     service = load_catalogue().services.get(req.service)

@@ -10,7 +10,7 @@ import yaml
 
 from bot import PROJECT_ROOT
 from bot.nlu.normalizer import analyse, fold_view, normalise, place_tone
-from bot.nlu.patterns import find_patterns, normalise_phone
+from bot.nlu.patterns import find_patterns
 
 
 # ---------------------------------------------------------------------------- normaliser
@@ -108,13 +108,6 @@ def _found(text: str) -> list[tuple[str, str, str]]:
 def test_phone_formats_in_a_sentence(raw: str) -> None:
     text = f"sđt mình là {raw} nha"
     assert _found(text) == [("phone", raw, "0912345678")]
-
-
-def test_normalise_phone() -> None:
-    assert normalise_phone("+84 912 345 678") == "0912345678"
-    assert normalise_phone("0389.123.456") == "0389123456"
-    assert normalise_phone("0212345678") is None  # 02x is not a mobile prefix
-    assert normalise_phone("1900 1288") is None
 
 
 def test_two_phones_and_hotline() -> None:

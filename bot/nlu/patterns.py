@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 from bot.db.repository import REQUEST_CODE_RE, normalise_request_code
 
@@ -45,15 +44,6 @@ class PatternMatch:
     start: int
     end: int
     value: str
-
-
-def normalise_phone(text: str) -> Optional[str]:
-    """'+84 912 345 678' / '0912.345.678' / '84912345678' -> '0912345678'; None if not a mobile."""
-    for regex in (_PHONE_COMPACT, _PHONE_GROUPED):
-        m = regex.fullmatch(text.strip()) or regex.search(text)
-        if m:
-            return "0" + re.sub(r"\D", "", m.group(1))
-    return None
 
 
 def _request_codes(text: str) -> list[PatternMatch]:
