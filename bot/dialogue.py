@@ -245,6 +245,16 @@ def submission_text(service: Service, code: str, due: date, corporation: Optiona
     return "\n".join(lines)
 
 
+def submission_card(service: Service, code: str, due: date, corporation: Optional[Corporation],
+                    default_hotline: str) -> dict[str, Any]:
+    """The same submission as a request-summary card, for channels that render one (the web widget)."""
+    hotline = corporation.hotline if corporation else default_hotline
+    return {"type": "request_summary", "title": "Yêu cầu đã được tiếp nhận", "request_code": code,
+            "fields": [{"label": "Dịch vụ", "value": service.vi},
+                       {"label": "Hạn giải quyết", "value": format_day(due)},
+                       {"label": "Tổng đài", "value": hotline}]}
+
+
 # --------------------------------------------------------------------------- submission helpers
 
 def collected_fields(service: Service, slots: Mapping[str, Any]) -> dict[str, Any]:

@@ -757,3 +757,19 @@ async def test_a_crash_while_validating_is_answered_and_contained(monkeypatch, d
     events = await validate(tracker, dispatcher)
     assert events == [SlotSet("phone", None), SlotSet("requested_slot", "customer_code")]
     assert texts(dispatcher) == ["Xin lỗi, em gặp trục trặc khi kiểm tra thông tin vừa nhập. Anh/chị gửi lại giúp em nhé."]
+
+
+async def test_webchat_also_gets_a_request_summary_card(customers, dispatcher):
+    slots = {"service": "complaint", "full_name": "Nguyễn Văn An", "phone": "0912345678",
+             "description": "Hóa đơn tháng này cao bất thường"}
+    tracker = submit_tracker(slots, sender="conv-web")
+    tracker.events.append({"event": "user", "text": "đúng", "input_channel": "webchat"})
+    events = await submit.ActionSubmitRequest().run(dispatcher, tracker, DOMAIN)
+    code = events[0]["value"]
+    card = dispatcher.messages[-1]["custom"]
+    due = add_working_days(date.today(), 5).strftime("%d/%m/%Y")
+    assert card == {"type": "request_summary", "title": "Yêu cầu đã được tiếp nhận", "request_code": code,
+                    "fields": [{"label": "Dịch vụ", "value": "Khiếu nại / góp ý"},
+                               {"label": "Hạn giải quyết", "value": due},
+                               {"label": "Tổng đài", "value": "1900 9999"}]}
+    assert len(dispatcher.messages) == 2 and code in dispatcher.messages[0]["text"]

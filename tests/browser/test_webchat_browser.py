@@ -73,6 +73,8 @@ def test_service_request_by_typing_and_buttons(chat):
     code = _slots(tracker).get("request_code")
     assert code and REQUEST_CODE_RE.fullmatch(code), _slots(tracker)
     chat.log.get_by_text(code).first.wait_for()
+    # the submission also arrives as a request-summary card (custom payload) with the code
+    chat.log.locator(".ew-card .ew-code").filter(has_text=code).first.wait_for()
     assert clicked_confirm, "the confirmation should be offered as buttons"
     # times are shown on every message
     assert chat.page.locator(".ew-log .ew-msg:not(.ew-greeting) time").count() == \
