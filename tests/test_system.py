@@ -1,7 +1,11 @@
 """`python -m bot run` end to end: supervisor, Rasa over real HTTP, action server, database."""
 from __future__ import annotations
 
+import os
+import signal
+import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -90,6 +94,35 @@ def test_natural_language_request_is_registered_once_despite_a_retry(system):
     with session_scope(get_engine(system.env["DATABASE_URL"])) as s:
         rows = s.scalars(select(ServiceRequest).where(ServiceRequest.conversation_id == sender)).all()
     assert [(r.code, r.service) for r in rows] == [(code, "meter_relocation")]
+
+
+def _action_server_pid(port: str) -> int:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"rasa_sdk" in argv and port.encode() in argv:
+            return int(cmdline.parent.name)
+    pytest.fail(f"no action server process on port {port}")
+
+
+def test_a_crashed_child_is_reported_and_restarted(system):
+    port = system.env["ACTION_PORT"]
+    os.kill(_action_server_pid(port), signal.SIGKILL)
+    assert system.wait_for("actions exited with code -9", 30), system.log()
+    assert system.wait_for("restarting actions in 1s", 10), system.log()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.5)
+    else:
+        pytest.fail("the action server did not come back")
+    reply = " ".join(r.get("text", "") for r in system.say("after-restart", "giá điện bậc 1 bao nhiêu"))
+    assert "1.984" in reply  # the tariff action answers again
 
 
 def test_ctrl_c_stops_every_child(system):
