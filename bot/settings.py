@@ -23,6 +23,7 @@ class Settings:
     rasa_port: int = 5005
     action_port: int = 5055
     web_port: int = 8080
+    webchat_server_url: str = ""  # Rasa's URL as browsers see it; empty = page host + RASA_PORT
     rasa_token: str = "change-me"
     vat_rate: Decimal = Decimal("0.08")
     default_hotline: str = "1900 1288"

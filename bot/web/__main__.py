@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from aiohttp import web
 
@@ -14,9 +13,9 @@ def main() -> None:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # WEBCHAT_SERVER_URL: the Rasa URL as browsers see it (e.g. behind a reverse proxy). Unset: derived
+    # webchat_server_url: the Rasa URL as browsers see it (e.g. behind a reverse proxy). Empty: derived
     # per request from the page's host name and settings.rasa_port.
-    app = create_app(settings, server_url=os.environ.get("WEBCHAT_SERVER_URL") or None)
+    app = create_app(settings, server_url=settings.webchat_server_url or None)
     web.run_app(app, host=settings.host, port=settings.web_port, access_log=None,
                 print=lambda *_: logging.getLogger("bot.web").info(
                     "web app on http://%s:%s", settings.host, settings.web_port))
