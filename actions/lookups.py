@@ -217,10 +217,6 @@ def _area_name(area: str) -> str:
     return area
 
 
-def _area_matches(needle: str, area: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(fold(needle))}(?!\w)", fold(area)) is not None
-
-
 class ActionCheckOutageSchedule(Action):
     """Intent check_outage_schedule: planned outages of the next 14 days by area text or customer code."""
 
@@ -252,9 +248,6 @@ class ActionCheckOutageSchedule(Action):
         try:
             with session_scope() as session:
                 rows = planned_outages(session, customer_code=code, area=needle, start=start, end=end)
-                unit = code[:6] if code else None
-                rows = [o for o in rows if (unit and o.unit_code == unit)
-                        or (needle and _area_matches(needle, o.area))]
                 items = [(o.start_at, o.end_at, o.area, o.reason) for o in rows]
         except Exception:  # noqa: BLE001
             logger.exception("outage lookup failed (area=%r, code=%r)", area, code)

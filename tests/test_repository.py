@@ -138,4 +138,7 @@ def test_planned_outages_by_unit_and_area(any_db_url):
         by_area = repository.planned_outages(s, area="hoan kiem", start=now)
         assert [o.unit_code for o in by_area] == ["PD0100"]
         assert repository.planned_outages(s, area="ben thanh", start=now) == []  # already over
+        assert repository.planned_outages(s, area="Kiế", start=now) == []  # whole words only
+        address = "Số 5 Tràng Tiền, phường Hoàn Kiếm, Hà Nội"  # an address containing the outage area
+        assert [o.unit_code for o in repository.planned_outages(s, area=address, start=now)] == ["PD0100"]
         assert repository.planned_outages(s, area="hoan kiem", start=now, end=now + timedelta(hours=1)) == []

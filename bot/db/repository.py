@@ -139,5 +139,11 @@ def planned_outages(
     needle = fold(area) if area else None
     return [
         o for o in rows
-        if (unit and o.unit_code == unit) or (needle and (needle in fold(o.area) or fold(o.area) in needle))
+        if (unit and o.unit_code == unit)
+        or (needle and (_has_words(fold(o.area), needle) or _has_words(needle, fold(o.area))))
     ]
+
+
+def _has_words(haystack: str, words: str) -> bool:
+    """Whole words only: 'ba' is not in 'bach mai', 'hoan kiem' is in 'phuong hoan kiem, ha noi'."""
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", haystack) is not None
