@@ -34,6 +34,7 @@ from connectors.webchat import (
 )
 
 TOKEN = "s3cret-token"
+pytestmark = pytest.mark.usefixtures("db_url")  # the shared inbox and send log live in the project database
 Sanic.test_mode = True  # several apps in one process (Sanic's touch-up must not re-patch patched code)
 if not hasattr(aiohttp, "ClientWSTimeout"):
     # python-engineio 4.15's websocket client expects aiohttp >= 3.10; with the pinned 3.9 a float timeout
@@ -279,14 +280,13 @@ async def test_message_turn_reply_with_custom_and_duplicate_dropped(harness, cli
     assert harness.handled[0].input_channel == "webchat"
 
 
-async def test_duplicate_detected_from_tracker_after_restart(harness, client):
-    session_id = await client.open(harness.url, uuid.uuid4().hex)
+async def test_duplicate_detected_after_restart(harness, client):
+    await client.open(harness.url, uuid.uuid4().hex)
     assert (await client.say("xin chào", "c-bbbbbbbb01"))["status"] == "ok"
     await client.wait_for("bot_uttered")
-    harness.channel.seen = SeenMessageIds()  # what a restarted server remembers
+    harness.channel.inbox.seen = SeenMessageIds()  # what a restarted server remembers: nothing in memory
     assert (await client.say("xin chào", "c-bbbbbbbb01"))["status"] == "duplicate"
     assert len(harness.handled) == 1
-    assert session_id
 
 
 async def test_history_after_reconnect_matches_live_ids(harness, client):
@@ -336,43 +336,20 @@ async def test_message_without_session_request_needs_a_session_id(harness):
     await c.sio.disconnect()
 
 
-async def test_push_endpoint_auth_validation_and_delivery(harness, client):
+async def test_typing_endpoint_needs_the_token(harness, client):
     session_id = await client.open(harness.url, uuid.uuid4().hex)
-    await client.say("cho tôi gặp nhân viên", "c-gggggggg01")
-    await client.wait_for("bot_uttered")
-    push_url = f"{harness.url}/webhooks/webchat/push"
-    body = {"session_id": session_id, "text": "Chào anh, em là Lan bên CSKH.", "sender": "agent",
-            "sender_name": "Lan"}
+    url = f"{harness.url}/webhooks/webchat/typing"
     async with aiohttp.ClientSession() as http:
-        async with http.post(push_url, json=body) as r:
+        async with http.post(url, json={"session_id": session_id, "typing": True}) as r:
             assert r.status == 401
-        async with http.post(push_url + "?token=wrong", json=body) as r:
+        async with http.post(url + "?token=wrong", json={"session_id": session_id}) as r:
             assert r.status == 401
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        async with http.post(push_url, json={**body, "session_id": uuid.uuid4().hex}, headers=headers) as r:
-            assert r.status == 404
-        async with http.post(push_url, json={**body, "sender": "hacker"}, headers=headers) as r:
+        async with http.post(url, json={"typing": True}, headers=headers) as r:
             assert r.status == 400
-        async with http.post(push_url, json={**body, "text": ""}, headers=headers) as r:
-            assert r.status == 400
-        async with http.post(push_url, data="nope", headers=headers) as r:
-            assert r.status == 400
-        async with http.post(push_url + f"?token={TOKEN}", json=body) as r:
+        async with http.post(url, json={"session_id": session_id, "typing": True}, headers=headers) as r:
             assert r.status == 200
-            result = await r.json()
-        assert result["ok"] and result["delivered"] == 1
-        async with http.post(f"{harness.url}/webhooks/webchat/typing", json={"session_id": session_id,
-                                                                               "typing": True}, headers=headers) as r:
-            assert r.status == 200
-    pushed = (await client.wait_for("bot_uttered", 2))[1]
-    assert pushed["sender"] == "agent" and pushed["sender_name"] == "Lan" and pushed["id"] == result["id"]
-    await client.wait_for("bot_typing", 3)
-    assert {"on": True, "sender": "agent"} in client.of("bot_typing")
-    tracker = await harness.store.retrieve(session_id)
-    stored = [e for e in tracker.events if isinstance(e, BotUttered)][-1]
-    assert stored.text == body["text"] and stored.metadata["sender"] == "agent"
-    history = history_from_events(tracker.events)
-    assert history[-1] == pushed  # the same message live and in history
+    assert (await client.wait_for("bot_typing"))[-1] == {"on": True, "sender": "agent"}
 
 
 async def test_output_channel_from_input_channel_reaches_the_room(harness, client):
@@ -427,24 +404,3 @@ async def test_web_app_serves_demo_and_assets_only(tmp_path):
         assert 'data-server="https://chat.dienluc.example"' in await (await client.get("/")).text()
         missing = await client.get("/vendor/socket.io.min.js")
         assert missing.status == 503 and "make setup" in await missing.text()
-
-
-async def test_push_client_helper(harness, client):
-    from bot.settings import Settings
-    from bot.web.push import PushError, push_message, set_typing
-
-    session_id = await client.open(harness.url, uuid.uuid4().hex)
-    await client.say("alo", "c-hhhhhhhh01")
-    await client.wait_for("bot_uttered")
-    settings = Settings(rasa_token=TOKEN)
-    result = await push_message(settings, session_id, "Em là Lan ạ", sender_name="Lan", base_url=harness.url)
-    assert result["ok"] and result["delivered"] == 1
-    await set_typing(settings, session_id, False, base_url=harness.url)
-    got = (await client.wait_for("bot_uttered", 2))[1]
-    assert got["text"] == "Em là Lan ạ" and got["sender"] == "agent"
-    with pytest.raises(PushError) as err:
-        await push_message(Settings(rasa_token="wrong"), session_id, "x", base_url=harness.url)
-    assert err.value.status == 401
-    with pytest.raises(PushError) as err:
-        await push_message(settings, uuid.uuid4().hex, "x", base_url=harness.url)
-    assert err.value.status == 404

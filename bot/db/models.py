@@ -118,3 +118,59 @@ def as_local(moment: datetime) -> datetime:
     from zoneinfo import ZoneInfo
 
     return as_utc(moment).astimezone(ZoneInfo(LOCAL_TZ_NAME))
+
+
+# ---------------------------------------------------------------------------------------- channels
+# Written by the channel connectors (connectors/base); read by the takeover work and the console.
+
+class ChannelMessage(Base):
+    """One message in or out of a channel: the exactly-once claim of an inbound platform message id and
+    the delivery record of everything sent (a message that could not be delivered is kept as `failed`)."""
+
+    __tablename__ = "channel_messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "direction", "platform_message_id", name="uq_channel_messages_platform_id"),
+        Index("ix_channel_messages_conversation", "conversation_id", "id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(20), nullable=False)
+    conversation_id = Column(String(160), nullable=False)
+    direction = Column(String(3), nullable=False)  # "in" | "out"
+    sender = Column(String(10), nullable=False)  # "user" | "bot" | "agent" | "system"
+    platform_message_id = Column(String(160))  # NULL once a failed inbound claim is released
+    text = Column(Text, nullable=False, default="")
+    status = Column(String(12), nullable=False)  # in: received/failed/held; out: sent/failed/suppressed
+    error = Column(String(300))
+    choices = Column(JSON)  # options sent as a numbered list ([{title, payload}]): a typed number picks one
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+
+
+class ChannelUser(Base):
+    """What a channel knows about one of its users: profile, follow state, reachability."""
+
+    __tablename__ = "channel_users"
+
+    channel = Column(String(20), primary_key=True)
+    user_id = Column(String(128), primary_key=True)
+    display_name = Column(String(200))
+    followed = Column(Boolean)
+    reachable = Column(Boolean, nullable=False, default=True)
+    unreachable_reason = Column(String(300))
+    last_inbound_at = Column(DateTime(timezone=True))  # start of Messenger's 24 h window, Zalo's 7 days
+    human_reply_at = Column(DateTime(timezone=True))  # a person answered from the platform's own inbox
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class ChannelToken(Base):
+    """OAuth tokens of a channel account (Zalo OA); the row is locked while a refresh spends the token."""
+
+    __tablename__ = "channel_tokens"
+
+    channel = Column(String(20), primary_key=True)
+    access_token = Column(Text, nullable=False)
+    refresh_token = Column(Text)
+    expires_at = Column(DateTime(timezone=True))
+    refreshed_at = Column(DateTime(timezone=True))
+    last_error = Column(String(300))
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)

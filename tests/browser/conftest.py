@@ -147,10 +147,14 @@ class WebChatSystem:
         r.raise_for_status()
         return r.json()
 
-    def push(self, session_id: str, text: str, sender: str = "agent", **extra: Any) -> requests.Response:
-        return requests.post(f"{self.rasa_url}/webhooks/webchat/push",
-                             headers={"Authorization": f"Bearer {TOKEN}"},
-                             json={"session_id": session_id, "text": text, "sender": sender, **extra}, timeout=30)
+    def push(self, session_id: str, text: str, sender: str = "agent", sender_name: str = None,
+             token: str = TOKEN) -> requests.Response:
+        """An agent/system message the way bot/web/push.py sends it: Rasa's API, on the latest channel."""
+        from bot.web.push import bot_event
+
+        return requests.post(f"{self.rasa_url}/conversations/{session_id}/tracker/events",
+                             params={"token": token, "output_channel": "latest", "execute_side_effects": "true"},
+                             json=bot_event(text, sender=sender, sender_name=sender_name), timeout=30)
 
 
 @pytest.fixture(scope="module")

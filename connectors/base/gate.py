@@ -1,0 +1,45 @@
+"""The one place that answers "may the bot answer this conversation now?".
+
+Every channel asks it twice: before a customer message reaches Rasa (a held conversation's message is
+logged in the tracker without any prediction, so no rule, form or fallback can run) and before any bot
+message leaves (so a turn that started before a person took over, or a reminder, cannot leak). Messages
+from an agent or the system are never held back.
+
+Who holds a conversation is decided elsewhere (the takeover work): it registers a check here. With no
+check registered the bot answers everywhere. A check that fails counts as "held": when in doubt the bot
+stays silent rather than talk over a person.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Awaitable, Callable, List
+
+logger = logging.getLogger(__name__)
+
+HoldCheck = Callable[[str, str], Awaitable[bool]]  # (channel, conversation_id) -> True if a person holds it
+
+
+class Gate:
+    def __init__(self) -> None:
+        self._checks: List[HoldCheck] = []
+
+    def register(self, check: HoldCheck) -> None:
+        if check not in self._checks:
+            self._checks.append(check)
+
+    def unregister(self, check: HoldCheck) -> None:
+        if check in self._checks:
+            self._checks.remove(check)
+
+    async def bot_may_answer(self, channel: str, conversation_id: str) -> bool:
+        for check in list(self._checks):
+            try:
+                if await check(channel, conversation_id):
+                    return False
+            except Exception:  # noqa: BLE001 - fail closed: never talk over a person
+                logger.exception("gate check failed for %s; the bot stays silent", conversation_id)
+                return False
+        return True
+
+
+GATE = Gate()
