@@ -2,28 +2,29 @@
 fallback ladder. Every text is built from data/services.yml so a catalogue edit changes the replies."""
 from __future__ import annotations
 
-import json
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.forms import free_text_answer, validate_as_answer
-from bot.catalogue import Corporation, Service, load_catalogue
+from actions.dialogue import all_hotlines_text, call_hotline, lower_first, payload, routed, service_buttons
+from actions.interruptions import free_text_answer, validate_as_answer
+from actions.tracker_helpers import active_form, clear_pending, known_customer_code, latest_entity, latest_text
+from bot.catalogue import Service, load_catalogue
 from bot.formatting import format_money, format_number, format_percent
+from bot.nlu.mentions import parse_service
 from bot.settings import get_settings
 from bot.text import fold
 
 logger = logging.getLogger(__name__)
 
 FALLBACK_SLOT = "fallback_count"
-PENDING_SLOT = "lookup_pending"  # which lookup asked for a code/area (see actions/lookups.py)
 
 # Common tasks offered after a misunderstanding and in the greeting (payloads are intents).
-MENU_BUTTONS: List[Dict[Text, Text]] = [
+MENU_BUTTONS: list[dict[str, str]] = [
     {"title": "Đăng ký dịch vụ điện", "payload": "/request_service"},
     {"title": "Báo mất điện", "payload": "/report_outage"},
     {"title": "Tra cứu tiền điện", "payload": "/check_bill"},
@@ -31,77 +32,6 @@ MENU_BUTTONS: List[Dict[Text, Text]] = [
     {"title": "Tiến độ yêu cầu", "payload": "/check_request_status"},
     {"title": "Giá điện", "payload": "/ask_tariff"},
 ]
-
-# --------------------------------------------------------------------------- tracker helpers
-
-_CODE_IN_TEXT = re.compile(r"\bP[A-Z][A-Z0-9]{4}\d{5,7}\b", re.IGNORECASE)
-
-
-def latest_text(tracker: Tracker) -> str:
-    return (tracker.latest_message or {}).get("text") or ""
-
-
-def latest_intent(tracker: Tracker) -> Optional[str]:
-    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
-
-
-def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
-    """Value of the first entity `name` of the latest user message, stripped; None when absent."""
-    for value in tracker.get_latest_entity_values(name):
-        if value is not None and str(value).strip():
-            return str(value).strip()
-    return None
-
-
-def customer_code_in_message(tracker: Tracker) -> Optional[str]:
-    """Customer code given in the latest message: the NLU entity, else a code-shaped word in the text."""
-    value = latest_entity(tracker, "customer_code")
-    if value:
-        return re.sub(r"\s+", "", value).upper()
-    m = _CODE_IN_TEXT.search(latest_text(tracker))
-    return m.group(0).upper() if m else None
-
-
-def known_customer_code(tracker: Tracker) -> Optional[str]:
-    """Customer code of this conversation: the latest message first, then slot `customer_code`."""
-    code = customer_code_in_message(tracker)
-    if code:
-        return code
-    slot = tracker.get_slot("customer_code")
-    return str(slot).strip().upper() if slot else None
-
-
-def clear_pending(tracker: Tracker) -> List[EventType]:
-    """Another topic was understood: a lookup question left open is dropped."""
-    return [SlotSet(PENDING_SLOT, None)] if tracker.get_slot(PENDING_SLOT) is not None else []
-
-
-def in_form(tracker: Tracker) -> bool:
-    return bool((tracker.active_loop or {}).get("name"))
-
-
-def lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:] if text else text
-
-
-# --------------------------------------------------------------------------- hotlines
-
-def routed_corporation(customer_code: Optional[str]) -> Optional[Corporation]:
-    return load_catalogue().route(customer_code) if customer_code else None
-
-
-def all_hotlines_text() -> str:
-    return "\n".join(f"• {c.vi}: {c.hotline}" for c in load_catalogue().corporations.values())
-
-
-def call_hotline(customer_code: Optional[str], purpose: str) -> str:
-    """'Anh/chị vui lòng gọi tổng đài 1900 1288 (...) <purpose> ạ.' for a routed code, else with all five."""
-    corp = routed_corporation(customer_code)
-    if corp:
-        return f"Anh/chị vui lòng gọi tổng đài {corp.hotline} ({corp.vi}) {purpose} ạ."
-    return (f"Anh/chị vui lòng gọi tổng đài của điện lực nơi mình sử dụng điện {purpose} ạ:\n"
-            + all_hotlines_text())
-
 
 # --------------------------------------------------------------------------- tariff
 
@@ -200,11 +130,11 @@ def tariff_cost_text(kwh: int) -> str:
 class ActionAnswerTariff(Action):
     """Intent ask_tariff: cost of N kWh tier by tier, the price of one tier, or the tier table."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_tariff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         text = latest_text(tracker)
         kwh = parse_kwh(text)
         tier = parse_tier(text)
@@ -226,19 +156,12 @@ _DURATION_RE = re.compile(
 
 
 def service_in_message(tracker: Tracker) -> Optional[str]:
-    """Service code of the latest message: the NLU entity, else the longest catalogue phrase in the text."""
+    """Service code of the latest message: the NLU entity, else the longest catalogue wording in the text."""
     catalogue = load_catalogue()
     value = latest_entity(tracker, "service")
     if value in catalogue.services:
         return value
-    text = fold(latest_text(tracker))
-    best, best_len = None, 0
-    for code, service in catalogue.services.items():
-        for phrase in service.phrases:
-            p = fold(phrase)
-            if len(p) > best_len and re.search(rf"\b{re.escape(p)}\b", text):
-                best, best_len = code, len(p)
-    return best
+    return parse_service(latest_text(tracker), catalogue)
 
 
 def fee_sentence(service: Service) -> str:
@@ -263,13 +186,6 @@ def procedure_text(service: Service) -> str:
     return "\n".join(lines)
 
 
-def service_buttons(intent: str = "ask_procedure") -> List[Dict[Text, Text]]:
-    return [
-        {"title": s.short, "payload": f"/{intent}" + json.dumps({"service": s.code}, separators=(",", ":"))}
-        for s in load_catalogue().services.values()
-    ]
-
-
 class ActionAnswerProcedure(Action):
     """Intent ask_procedure (also called mid-form): documents, duration and fee of a service.
 
@@ -279,11 +195,11 @@ class ActionAnswerProcedure(Action):
     trước cổng") is the answer: it is validated as such, nothing is said and the form goes on.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_procedure"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         catalogue = load_catalogue()
         if free_text_answer(tracker, catalogue):
             events = validate_as_answer(tracker, dispatcher, catalogue)
@@ -293,7 +209,7 @@ class ActionAnswerProcedure(Action):
         service = catalogue.services.get(code) if code else None
         if service is None:
             dispatcher.utter_message(text="Anh/chị muốn hỏi thủ tục của dịch vụ nào ạ?",
-                                     buttons=service_buttons())
+                                     buttons=service_buttons("ask_procedure", catalogue))
             return clear_pending(tracker)
         text = fold(latest_text(tracker))
         parts = []
@@ -305,13 +221,13 @@ class ActionAnswerProcedure(Action):
             answer = " ".join(parts)
         else:
             answer = procedure_text(service)
-        if in_form(tracker):
+        if active_form(tracker):
             dispatcher.utter_message(text=answer)
         else:
-            payload = "/request_service" + json.dumps({"service": service.code}, separators=(",", ":"))
             dispatcher.utter_message(
                 text=answer + "\nAnh/chị muốn đăng ký luôn thì bấm nút bên dưới ạ.",
-                buttons=[{"title": f"Đăng ký {lower_first(service.short)}", "payload": payload}])
+                buttons=[{"title": f"Đăng ký {lower_first(service.short)}",
+                          "payload": payload("request_service", {"service": service.code})}])
         return clear_pending(tracker)
 
 
@@ -333,11 +249,11 @@ def matched_payment_method(text: str) -> Optional[str]:
 
 
 class ActionAnswerPaymentChannels(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_payment_channels"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         channels = load_catalogue().payment_channels
         lines = []
         method = matched_payment_method(latest_text(tracker))
@@ -353,13 +269,13 @@ class ActionAnswerPaymentChannels(Action):
 class ActionAnswerHotline(Action):
     """Intent ask_hotline: the routed corporation's hotline for a known customer code, else all five."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_hotline"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         code = known_customer_code(tracker)
-        corp = routed_corporation(code)
+        corp = routed(code)
         if corp:
             text = (f"Tổng đài chăm sóc khách hàng của {corp.vi} "
                     f"(phụ trách mã khách hàng {code}): {corp.hotline}.")
@@ -373,11 +289,11 @@ class ActionAnswerHotline(Action):
 class ActionRequestHuman(Action):
     """Intent request_human: until agent takeover exists, point to the routed hotline (or all)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_request_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(text=human_handoff_text(known_customer_code(tracker)))
         return clear_pending(tracker)
 
@@ -393,11 +309,11 @@ class ActionFallbackLadder(Action):
     """Intent nlu_fallback: first ask to rephrase with suggestions; from the second fallback in a
     row offer a human. The counter slot is reset by its from_intent mapping on any other intent."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_fallback_ladder"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         try:
             count = int(float(tracker.get_slot(FALLBACK_SLOT) or 0)) + 1
         except (TypeError, ValueError):

@@ -1,144 +1,77 @@
-"""`service_form`: one dynamic form for every catalogue service.
+"""`service_form`: one dynamic form for every catalogue service (the form-turn engine).
 
 `validate_service_form` decides what to ask from the catalogue (slots of the service in slot
 `service`, then `confirm`), validates every value the customer gave this turn (the answer to the
 question, plus entities such as a phone typed in the same message), looks the customer code up in
 the customer table, checks planned outages for outage reports, counts failed tries per slot and
-handles the confirmation/correction/switch steps. `action_ask_<slot>` actions word the questions
-from the catalogue. Nothing here is specific to one service except the planned-outage check of
-`outage_report`.
+handles the confirmation/correction/switch steps. The questions are worded by the ask actions
+(actions/ask.py); questions and other services named mid-form are handled in actions/interruptions.py.
+Nothing here is specific to one service except the planned-outage check of `outage_report`.
 """
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Optional
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
-from bot import dialogue as dlg
+from actions import dialogue as dlg
+from actions.customers import current_planned_outage, lookup_customer
+from actions.tracker_helpers import previous_value
 from bot import validators as val
 from bot.catalogue import Catalogue, Service, load_catalogue
-from bot.db.models import LOCAL_TZ_NAME
-from bot.db.repository import corporation_has_customers, get_customer, planned_outages
-from bot.db.session import session_scope
+from bot.localtime import today
+from bot.nlu.mentions import parse_field, parse_service
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-try:
-    from zoneinfo import ZoneInfo
-
-    _LOCAL_TZ = ZoneInfo(LOCAL_TZ_NAME)
-except Exception:  # pragma: no cover - slim containers without tzdata; Vietnam has no DST
-    from datetime import timedelta
-
-    _LOCAL_TZ = timezone(timedelta(hours=7))
-
-
-def today() -> date:
-    """Today in Vietnam (module-level so tests can pin it)."""
-    return datetime.now(_LOCAL_TZ).date()
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-# --------------------------------------------------------------------------- database look-ups
-
-@dataclass(frozen=True)
-class CustomerLookup:
-    status: str  # "known" | "unknown" | "unchecked" (corporation not loaded, or database trouble)
-    data: Dict[str, Any] = field(default_factory=dict)
-
-
-def lookup_customer(code: str, corporation: str) -> CustomerLookup:
-    try:
-        with session_scope() as session:
-            if not corporation_has_customers(session, corporation):
-                return CustomerLookup("unchecked")
-            customer = get_customer(session, code)
-            if customer is None:
-                return CustomerLookup("unknown")
-            return CustomerLookup("known", {"full_name": customer.full_name, "phone": customer.phone,
-                                            "address": customer.address})
-    except Exception:  # noqa: BLE001 - a database problem must not break the conversation
-        logger.exception("customer look-up failed for %s", code)
-        return CustomerLookup("unchecked")
-
-
-def current_planned_outage(customer_code: Optional[str], address: Optional[str]) -> Optional[Dict[str, str]]:
-    """Notice of a planned outage covering now for the customer's unit code or address, else None."""
-    if not customer_code and not address:
-        return None
-    try:
-        with session_scope() as session:
-            moment = now()
-            rows = planned_outages(session, customer_code=customer_code, area=address, start=moment, end=moment)
-            if not rows:
-                return None
-            outage = rows[0]
-            return dlg.outage_notice(outage.area, outage.start_at, outage.end_at, outage.reason)
-    except Exception:  # noqa: BLE001
-        logger.exception("planned outage look-up failed")
-        return None
-
-
-# --------------------------------------------------------------------------- tracker helpers
-
-def previous_value(tracker: Tracker, slot: str) -> Any:
-    """Value of `slot` before the latest user message (what this turn may have overwritten)."""
-    last_user = max((i for i, e in enumerate(tracker.events) if e.get("event") == "user"), default=len(tracker.events))
-    value = None
-    for event in tracker.events[:last_user]:
-        if event.get("event") == "slot" and event.get("name") == slot:
-            value = event.get("value")
-        elif event.get("event") in ("restart", "session_started"):
-            value = None
-    return value
-
-
-def latest_intent(tracker: Tracker) -> Optional[str]:
-    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
-
-
-def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
-    for value in tracker.get_latest_entity_values(name):
-        if value not in (None, ""):
-            return str(value)
-    return None
-
-
-# --------------------------------------------------------------------------- validation of one turn
 
 class FormTurn:
-    """Validation of the slot candidates of one user turn (see `ValidateServiceForm`)."""
+    """Validation of the slot candidates of one user turn (see `ValidateServiceForm`).
+
+    `run()` takes the steps in this order; each step may use what the earlier ones decided:
+
+    1. the service: a stale code is dropped, a named service is parsed (it decides which slots belong to
+       the form and makes the intro message);
+    2. the answers to the form's own questions: switch to another service, report despite a planned
+       outage, the confirmation, and which field to correct (that field is cleared to be asked again);
+    3. the data slots given this turn, the customer code first (it is looked up and its record may
+       prefill other fields), then in the order the form asks them;
+    4. a customer code, phone or email typed inside the answer to another question;
+    5. values prefilled from an earlier customer code are forgotten when the code changed, then the
+       known customer's record fills the fields still empty (typed values always win);
+    6. an outage report or complaint takes its first message as the description;
+    7. failed answers: a failure counts only when the message answered nothing else; the third one in a
+       row adds the hotline; an earlier good value the message overwrote is kept;
+    8. the planned-outage check of an outage report, once the customer code or address is known;
+    9. bookkeeping: a "yes" before every field is collected is dropped (the summary comes later), the
+       failure counters and the error to show with the next question are stored, messages are sent
+       (the intro first).
+    """
 
     def __init__(self, tracker: Tracker, dispatcher: CollectingDispatcher, catalogue: Catalogue,
-                 candidates: Optional[Dict[str, Any]] = None) -> None:
+                 candidates: Optional[dict[str, Any]] = None) -> None:
         self.tracker = tracker
         self.dispatcher = dispatcher
         self.cat = catalogue
         self.today = today()
-        self.candidates: Dict[str, Any] = tracker.slots_to_validate() if candidates is None else candidates
+        self.candidates: dict[str, Any] = tracker.slots_to_validate() if candidates is None else candidates
         self.requested: Optional[str] = tracker.get_slot(REQUESTED_SLOT)
-        self.updates: Dict[str, Any] = {}
-        self.messages: List[str] = []
-        self.fails: Dict[str, int] = dict(tracker.get_slot("failed_tries") or {})
-        self.error: Optional[Dict[str, Any]] = None
-        self.filled: set = set()
-        self.failed: List[Tuple[str, str]] = []
+        self.updates: dict[str, Any] = {}
+        self.messages: list[str] = []
+        self.fails: dict[str, int] = dict(tracker.get_slot("failed_tries") or {})
+        self.error: Optional[dict[str, Any]] = None
+        self.filled: set[str] = set()
+        self.failed: list[tuple[str, str]] = []
         self.corrected: Optional[str] = None
         self.intro: Optional[Service] = None
-        self.known_customer: Optional[Tuple[str, Dict[str, Any]]] = None
-        self.prefilled: List[str] = []
+        self.known_customer: Optional[tuple[str, dict[str, Any]]] = None
+        self.prefilled: list[str] = []
 
     # -- state
     def get(self, slot: str) -> Any:
@@ -152,7 +85,7 @@ class FormTurn:
         return dlg.service_of(self.get("service"), self.cat)
 
     # -- the turn
-    def run(self) -> List[EventType]:
+    def run(self) -> list[EventType]:
         c = self.candidates
         if self.get("service") is not None and self.service is None and "service" not in c:
             self.set("service", None)  # stale code (catalogue changed): ask again
@@ -186,13 +119,13 @@ class FormTurn:
         values.update(self.updates)
         return [SlotSet(name, value) for name, value in values.items()]
 
-    def _missing_fields(self) -> List[str]:
+    def _missing_fields(self) -> list[str]:
         service = self.service
         return [s for s in service.slots if self.get(s) is None] if service else ["service"]
 
     # -- steps
     def _service(self, value: Any) -> None:
-        code = val.parse_service(value, self.cat)
+        code = parse_service(val.as_text(value), self.cat)
         if code is None:
             self.set("service", None)
             self.error = {"slot": "service", "text": "Em chưa rõ anh/chị cần đăng ký dịch vụ nào."}
@@ -240,9 +173,9 @@ class FormTurn:
         if service is None:
             return
         allowed = [s for s in dlg.form_fields(service) if s in service.slots or self.get(s) is not None]
-        name = val.parse_field(value, self.cat, allowed)
+        name = parse_field(val.as_text(value), self.cat, allowed)
         if name is None:
-            other = val.parse_field(value, self.cat)
+            other = parse_field(val.as_text(value), self.cat)
             self.set("correcting", True)
             self.set("confirm", None)
             reason = (f"Yêu cầu này không có mục {dlg.lower_first(dlg.label(other, self.cat))}."
@@ -409,13 +342,22 @@ class FormTurn:
 
 
 class ValidateServiceForm(FormValidationAction):
-    """Validation and dynamic required slots of `service_form`."""
+    """Validation and dynamic required slots of `service_form`.
 
-    def name(self) -> Text:
+    rasa-sdk's `validate_<slot>` hooks are bypassed on purpose: `get_validation_events` is overridden to
+    run one `FormTurn` over all the slot candidates of the turn. The hooks see one slot at a time, in no
+    chosen order, and need one method per slot; this form serves every catalogue service (its slots come
+    from data/services.yml, so a new service needs no Python), and the candidates of one turn depend on
+    each other: the service decides which slots belong, the customer code is looked up first and its
+    record prefills name, phone and address, and a failed answer counts only when the message filled
+    nothing else.
+    """
+
+    def name(self) -> str:
         return "validate_service_form"
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:
         """The catalogue's slots for slot `service` followed by `confirm` (plus the switch/outage/
         correction question while one of those is pending); `["service"]` until the service is known."""
         return dlg.ask_order(dlg.service_of(tracker.get_slot("service")), tracker.slots)
@@ -426,7 +368,7 @@ class ValidateServiceForm(FormValidationAction):
         return SlotSet(REQUESTED_SLOT, dlg.first_missing(order, tracker.slots))
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> List[EventType]:
+                                    domain: DomainDict) -> list[EventType]:
         try:
             return FormTurn(tracker, dispatcher, load_catalogue()).run()
         except Exception:  # noqa: BLE001 - never let one bad message kill the conversation
@@ -434,209 +376,3 @@ class ValidateServiceForm(FormValidationAction):
             dispatcher.utter_message(text="Xin lỗi, em gặp trục trặc khi kiểm tra thông tin vừa nhập. "
                                           "Anh/chị gửi lại giúp em nhé.")
             return [SlotSet(name, None) for name in tracker.slots_to_validate()]
-
-
-# --------------------------------------------------------------------------- questions
-
-class _AskBase(Action, ABC):
-    """Asks one slot; shows the validation problem of the previous answer first (slot `slot_error`)."""
-
-    @abstractmethod
-    def name(self) -> Text: ...
-
-    @abstractmethod
-    def prompt(self, tracker: Tracker, service: Optional[Service],
-               catalogue: Catalogue) -> Tuple[str, List[Dict[str, str]]]: ...
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
-        catalogue = load_catalogue()
-        service = dlg.service_of(tracker.get_slot("service"), catalogue)
-        error = tracker.get_slot("slot_error")
-        try:
-            text, buttons = self.prompt(tracker, service, catalogue)
-        except Exception:  # noqa: BLE001
-            logger.exception("%s failed", self.name())
-            text, buttons = "Anh/chị cho em xin thông tin tiếp theo giúp em ạ.", []
-        if isinstance(error, dict) and error.get("text"):
-            text = f"{error['text']}\n{text}"
-            if error.get("escalate"):
-                buttons = dlg.HELP_BUTTONS + buttons
-        dispatcher.utter_message(text=text, buttons=buttons)
-        return [SlotSet("slot_error", None)] if error else []
-
-
-class _AskDataSlot(_AskBase, ABC):
-    slot: str = ""
-
-    def prompt(self, tracker: Tracker, service: Optional[Service],
-               catalogue: Catalogue) -> Tuple[str, List[Dict[str, str]]]:
-        return dlg.question(self.slot, service, catalogue), dlg.choice_buttons(self.slot, catalogue)
-
-
-def _make_ask_action(slot: str) -> type:
-    camel = "".join(part.capitalize() for part in slot.split("_"))
-    return type(f"ActionAsk{camel}", (_AskDataSlot,),
-                {"slot": slot, "name": lambda self, _s=slot: f"action_ask_{_s}", "__module__": __name__})
-
-
-# One `action_ask_<slot>` per catalogue slot (confirm has its own summary action below).
-ASK_ACTIONS = {slot: _make_ask_action(slot) for slot in load_catalogue().slots if slot != "confirm"}
-
-
-class ActionAskService(_AskBase):
-    def name(self) -> Text:
-        return "action_ask_service"
-
-    def prompt(self, tracker, service, catalogue):
-        example = next((s.phrases[0] for s in catalogue.services.values() if s.phrases), "")
-        text = "Anh/chị muốn đăng ký dịch vụ nào ạ? Anh/chị chọn bên dưới hoặc gõ tên dịch vụ"
-        return text + (f" (ví dụ: {example})." if example else "."), dlg.service_buttons(catalogue)
-
-
-class ActionAskSwitchService(_AskBase):
-    def name(self) -> Text:
-        return "action_ask_switch_service"
-
-    def prompt(self, tracker, service, catalogue):
-        target = dlg.service_of(tracker.get_slot("pending_service"), catalogue)
-        if service is None or target is None:
-            return "Anh/chị muốn chuyển sang dịch vụ khác không ạ?", dlg.YES_NO_BUTTONS
-        text = (f"Anh/chị đang đăng ký {dlg.lower_first(service.vi)}. Anh/chị muốn chuyển sang "
-                f"{dlg.lower_first(target.vi)} không ạ? Họ tên, số điện thoại đã nhập em vẫn giữ lại.")
-        buttons = [{"title": f"Chuyển sang {dlg.lower_first(target.short)}", "payload": "/affirm"},
-                   {"title": f"Tiếp tục {dlg.lower_first(service.short)}", "payload": "/deny"}]
-        return text, buttons
-
-
-class ActionAskReportAnyway(_AskBase):
-    def name(self) -> Text:
-        return "action_ask_report_anyway"
-
-    def prompt(self, tracker, service, catalogue):
-        notice = tracker.get_slot("outage_notice") or {}
-        text = (notice.get("text", "") + "\n" if isinstance(notice, dict) else "") + \
-            "Anh/chị vẫn muốn báo mất điện chứ ạ?"
-        return text, [{"title": "Vẫn báo mất điện", "payload": "/affirm"},
-                      {"title": "Không cần", "payload": "/deny"}]
-
-
-class ActionAskEditField(_AskBase):
-    def name(self) -> Text:
-        return "action_ask_edit_field"
-
-    def prompt(self, tracker, service, catalogue):
-        if service is None:
-            return "Anh/chị muốn sửa thông tin nào ạ?", []
-        buttons = dlg.field_buttons(service, tracker.slots, catalogue)
-        if not any(tracker.get_slot(s) is None for s in service.slots):
-            buttons.append({"title": "Thông tin đã đúng", "payload": "/affirm"})
-        return "Anh/chị muốn sửa thông tin nào ạ? Anh/chị chọn bên dưới hoặc gõ tên mục cần sửa.", buttons
-
-
-class ActionAskConfirm(_AskBase):
-    def name(self) -> Text:
-        return "action_ask_confirm"
-
-    def prompt(self, tracker, service, catalogue):
-        if service is None:
-            return "Anh/chị xác nhận thông tin trên đã đúng chưa ạ?", dlg.YES_NO_BUTTONS
-        return dlg.summary(service, tracker.slots, catalogue), dlg.YES_NO_BUTTONS
-
-
-# --------------------------------------------------------------------------- interruptions inside the form
-
-def answers_requested_slot(tracker: Tracker, catalogue: Catalogue) -> bool:
-    """The latest message is typed text while the form asks a data slot (not a button, not the summary)."""
-    text = (tracker.latest_message or {}).get("text") or ""
-    requested = tracker.get_slot(REQUESTED_SLOT)
-    return bool(requested in catalogue.slots and requested != "confirm" and text and not text.startswith("/"))
-
-
-def free_text_answer(tracker: Tracker, catalogue: Catalogue) -> bool:
-    """The form asks a free-text slot (`dlg.FREE_TEXT_SLOTS`) and the latest message, whatever intent the NLU
-    gave it, does not read as a question: it is the answer ("dời ra cột điện trước cổng" read as
-    ask_procedure). Used by the actions of the mid-form interruption rules."""
-    if (tracker.active_loop or {}).get("name") != dlg.FORM_NAME or not answers_requested_slot(tracker, catalogue):
-        return False
-    text = (tracker.latest_message or {}).get("text") or ""
-    return tracker.get_slot(REQUESTED_SLOT) in dlg.FREE_TEXT_SLOTS and not val.looks_like_question(text)
-
-
-def validate_as_answer(tracker: Tracker, dispatcher: CollectingDispatcher,
-                       catalogue: Catalogue) -> Optional[List[EventType]]:
-    """Validates the latest message as the answer to the slot the form asks (the events of that turn);
-    None when validation crashed (logged)."""
-    text = (tracker.latest_message or {}).get("text") or ""
-    try:
-        return FormTurn(tracker, dispatcher, catalogue, candidates={tracker.get_slot(REQUESTED_SLOT): text}).run()
-    except Exception:  # noqa: BLE001
-        logger.exception("answer inside a service request failed in %s", tracker.sender_id)
-        return None
-
-
-class ActionRequestSwitch(Action):
-    """A service named while the form runs (intents request_service, report_outage, complain).
-
-    Another service: ask before switching (the form asks `switch_service`). The same service, none, one the
-    customer already declined to switch to, or a free-text answer that says more than the service's name:
-    the message was the answer to the question being asked ("dời ra cột điện đầu ngõ" read as a relocation
-    request), so it is validated as that answer. The form goes on after this action (rule)."""
-
-    def name(self) -> Text:
-        return "action_request_switch"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
-        catalogue = load_catalogue()
-        current = dlg.service_of(tracker.get_slot("service"), catalogue)
-        text = (tracker.latest_message or {}).get("text") or ""
-        code = (dlg.INTENT_SERVICE.get(latest_intent(tracker) or "") or latest_entity(tracker, "service")
-                or val.parse_service(text, catalogue))
-        target = dlg.service_of(code, catalogue)
-        requested = tracker.get_slot(REQUESTED_SLOT)
-        if current is None:
-            return []
-        answers_question = answers_requested_slot(tracker, catalogue)
-        # "đồng hồ điện chạy nhanh từ tháng trước" typed as a description names a service but is the answer;
-        # "à thôi cho mình đổi hình thức thanh toán" is not
-        described = (answers_question and requested in dlg.FREE_TEXT_SLOTS and target is not None
-                     and len(dlg.content_words(text, target)) >= 3)
-        if target is None or described or target.code in (current.code, tracker.get_slot("declined_service")):
-            if answers_question:
-                events = validate_as_answer(tracker, dispatcher, catalogue)
-                if events is not None:
-                    return events
-            dispatcher.utter_message(text=f"Dạ, em đang ghi nhận yêu cầu {dlg.lower_first(current.vi)} "
-                                          "cho anh/chị đây ạ.")
-            return []
-        if tracker.get_slot("pending_service") == target.code:  # asked again while we ask: that is a yes
-            values = dlg.switch_values(target, catalogue)
-            known = {s: tracker.get_slot(s) for s in target.slots
-                     if values.get(s, tracker.get_slot(s)) is not None}
-            dispatcher.utter_message(text=dlg.service_intro(target, known, catalogue))
-            return [SlotSet(k, v) for k, v in values.items()]
-        return [SlotSet("pending_service", target.code), SlotSet("switch_service", None)]
-
-
-class ActionStartCorrection(Action):
-    """`correct_field` without a field name: inside the form ask which field (the form asks it);
-    after a submission, explain how to change a request already sent."""
-
-    def name(self) -> Text:
-        return "action_start_correction"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
-        if (tracker.active_loop or {}).get("name") == dlg.FORM_NAME:
-            return [SlotSet("correcting", True), SlotSet("edit_field", None), SlotSet("confirm", None)]
-        code = tracker.get_slot("request_code")
-        hotline = dlg.hotline_text(tracker.get_slot("customer_code"), get_settings().default_hotline)
-        if code:
-            dispatcher.utter_message(
-                text=f"Yêu cầu {code} đã được gửi đi nên em không sửa trực tiếp được. Anh/chị gọi {hotline} "
-                     "và đọc mã yêu cầu để được điều chỉnh, hoặc đăng ký lại yêu cầu mới với thông tin đúng ạ.")
-        else:
-            dispatcher.utter_message(text="Hiện không có yêu cầu nào đang nhập dở để sửa ạ. "
-                                          "Anh/chị cần em hỗ trợ gì ạ?")
-        return []

@@ -9,27 +9,29 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Text, Tuple
+from datetime import timedelta
+from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import (
-    PENDING_SLOT, call_hotline, customer_code_in_message, latest_entity, latest_intent, latest_text, lower_first,
+from actions.dialogue import call_hotline, lower_first
+from actions.tracker_helpers import (
+    PENDING_SLOT, customer_code_in_message, latest_entity, latest_intent, latest_text, pending_events,
 )
-from bot.catalogue import CUSTOMER_CODE_RE, load_catalogue
+from bot.catalogue import load_catalogue
 from bot.db.models import STATUS_VI
 from bot.db.repository import (
-    find_request, get_customer, latest_bills, normalise_request_code, planned_outages,
-    requests_by_phone, unpaid_total,
+    find_request, get_customer, latest_bills, planned_outages, requests_by_phone, unpaid_total,
 )
 from bot.db.session import session_scope
 from bot.formatting import (
     format_date, format_money, format_number, format_period, format_short_datetime, mask_address,
     mask_name, mask_phone,
 )
+from bot.identifiers import CUSTOMER_CODE_RE, normalise_request_code
+from bot.localtime import utcnow
 from bot.text import fold
 from bot.validators import normalise_phone
 
@@ -43,16 +45,7 @@ CODE_HELP = ("Mã khách hàng gồm 13 ký tự, bắt đầu bằng chữ P (v
              "tiền điện, giấy báo tiền điện hoặc hợp đồng mua bán điện.")
 
 
-def utcnow() -> datetime:
-    """Current time (a function so tests can fix it)."""
-    return datetime.now(timezone.utc)
-
-
-def _pending_events(tracker: Tracker, value: Optional[str]) -> List[EventType]:
-    return [SlotSet(PENDING_SLOT, value)] if tracker.get_slot(PENDING_SLOT) != value else []
-
-
-def _customer_code(tracker: Tracker) -> Tuple[Optional[str], bool]:
+def _customer_code(tracker: Tracker) -> tuple[Optional[str], bool]:
     """(code, from_message): the latest message wins over slot `customer_code`."""
     code = customer_code_in_message(tracker)
     if code:
@@ -66,20 +59,20 @@ def _customer_code(tracker: Tracker) -> Tuple[Optional[str], bool]:
 class ActionCheckBill(Action):
     """Intent check_bill: latest bills and the unpaid total of a customer code, personal data masked."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_check_bill"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         code, from_message = _customer_code(tracker)
         if not code:
             dispatcher.utter_message(
                 text="Anh/chị cho em xin mã khách hàng để tra cứu tiền điện ạ. " + CODE_HELP)
-            return _pending_events(tracker, "bill")
+            return pending_events(tracker, "bill")
         if not CUSTOMER_CODE_RE.match(code):
             dispatcher.utter_message(text=f"Mã khách hàng {code} chưa đúng định dạng. {CODE_HELP} "
                                           "Anh/chị kiểm tra và gửi lại giúp em ạ.")
-            return _pending_events(tracker, "bill")
+            return pending_events(tracker, "bill")
         try:
             with session_scope() as session:
                 customer = get_customer(session, code)
@@ -97,15 +90,15 @@ class ActionCheckBill(Action):
             dispatcher.utter_message(
                 text=f"Em không tìm thấy mã khách hàng {code} trong dữ liệu. {CODE_HELP} "
                      "Anh/chị kiểm tra lại giúp em, hoặc " + lower_first(call_hotline(code, "để được hỗ trợ")))
-            return _pending_events(tracker, "bill")
+            return pending_events(tracker, "bill")
         dispatcher.utter_message(text=answer)
-        events = _pending_events(tracker, None)
+        events = pending_events(tracker, None)
         if from_message and tracker.get_slot("customer_code") != code:
             events.insert(0, SlotSet("customer_code", code))
         return events
 
 
-def _bill_text(customer: Any, bills: List[Any], unpaid: Any) -> str:
+def _bill_text(customer: Any, bills: list[Any], unpaid: Any) -> str:
     header = f"Khách hàng {mask_name(customer.full_name)}, mã {customer.customer_code}"
     address = mask_address(customer.address)
     if address:
@@ -164,7 +157,7 @@ _AREA_PRIORITY = ["phuong", "xa", "thi tran", "thon", "ap", "xom", "ban", "khu p
                   "thanh pho", "tinh"]
 
 
-def _keyword_at(folded: List[str], i: int) -> Optional[str]:
+def _keyword_at(folded: list[str], i: int) -> Optional[str]:
     return next((k for k in _AREA_KEYWORDS if folded[i:i + len(k.split())] == k.split()), None)
 
 
@@ -174,7 +167,7 @@ def parse_area(text: str) -> Optional[str]:
         text = pattern.sub(replacement, text or "")
     tokens = [t for t in re.split(r"\s+", _PUNCT.sub(" , ", text)) if t]
     folded = [fold(t) for t in tokens]
-    found: List[Tuple[str, str]] = []
+    found: list[tuple[str, str]] = []
     i = 0
     while i < len(tokens):
         keyword = _keyword_at(folded, i)
@@ -220,11 +213,11 @@ def _area_name(area: str) -> str:
 class ActionCheckOutageSchedule(Action):
     """Intent check_outage_schedule: planned outages of the next 14 days by area text or customer code."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_check_outage_schedule"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         text = latest_text(tracker)
         area = parse_area(text)
         code = customer_code_in_message(tracker)
@@ -240,7 +233,7 @@ class ActionCheckOutageSchedule(Action):
             dispatcher.utter_message(
                 text="Anh/chị cho em xin tên phường/xã (ví dụ: phường Bến Nghé) hoặc mã khách hàng "
                      "để em tra lịch tạm ngừng cung cấp điện ạ.")
-            return _pending_events(tracker, "outage")
+            return pending_events(tracker, "outage")
 
         start = utcnow()
         end = start + timedelta(days=OUTAGE_WINDOW_DAYS)
@@ -269,7 +262,7 @@ class ActionCheckOutageSchedule(Action):
                 lines.append(f"… và {len(items) - MAX_OUTAGES_SHOWN} lịch khác.")
             lines.append("Thời gian theo giờ Việt Nam; điện có thể được cấp lại sớm hơn dự kiến.")
             dispatcher.utter_message(text="\n".join(lines))
-        return _pending_events(tracker, None)
+        return pending_events(tracker, None)
 
 
 # --------------------------------------------------------------------------- request status
@@ -294,11 +287,11 @@ def _request_text(req: Any) -> str:
 class ActionCheckRequestStatus(Action):
     """Intent check_request_status: a request by its code, or the recent requests of a phone number."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_check_request_status"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         text = latest_text(tracker)
         code = normalise_request_code(latest_entity(tracker, "request_code") or "") \
             or normalise_request_code(text)
@@ -313,7 +306,7 @@ class ActionCheckRequestStatus(Action):
             dispatcher.utter_message(
                 text="Anh/chị cho em xin mã yêu cầu (dạng YC và 6 ký tự, ví dụ YC7K4M9P) hoặc số điện "
                      "thoại đã dùng khi đăng ký để em tra cứu tiến độ ạ.")
-            return _pending_events(tracker, "request_status")
+            return pending_events(tracker, "request_status")
         try:
             with session_scope() as session:
                 if code:
@@ -338,6 +331,6 @@ class ActionCheckRequestStatus(Action):
                 msg = (f"Em chưa thấy yêu cầu nào đăng ký bằng số {mask_phone(phone)}. Anh/chị kiểm tra lại "
                        "số điện thoại hoặc cho em mã yêu cầu (dạng YC và 6 ký tự) ạ.")
             dispatcher.utter_message(text=msg)
-            return _pending_events(tracker, "request_status")
+            return pending_events(tracker, "request_status")
         dispatcher.utter_message(text=answer)
-        return _pending_events(tracker, None)
+        return pending_events(tracker, None)

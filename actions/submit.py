@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import dialogue as dlg
+from actions import dialogue as dlg
 from bot.catalogue import load_catalogue
 from bot.db.repository import NewRequest, create_request
 from bot.db.session import session_scope
@@ -18,7 +18,8 @@ from bot.settings import get_settings
 logger = logging.getLogger(__name__)
 
 
-def reset_events(**extra: Any) -> List[EventType]:
+def reset_events(**extra: Any) -> list[EventType]:
+    """Events that end a form: `dlg.reset_slots()` plus `extra` slot values."""
     values = dlg.reset_slots()
     values.update(extra)
     return [SlotSet(name, value) for name, value in values.items()]
@@ -33,11 +34,11 @@ class ActionSubmitRequest(Action):
     due date, documents, fee and hotline, then clear the service-specific slots. Not confirmed (the
     form was stopped, e.g. a planned outage the customer did not report): only clear."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_submit_request"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+                  domain: DomainDict) -> list[EventType]:
         catalogue = load_catalogue()
         settings = get_settings()
         service = dlg.service_of(tracker.get_slot("service"), catalogue)
@@ -81,11 +82,11 @@ class ActionSubmitRequest(Action):
 class ActionCancelForm(Action):
     """Intent `cancel`: stop the running form, clear what it collected (personal data stays)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_cancel_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+                  domain: DomainDict) -> list[EventType]:
         active = (tracker.active_loop or {}).get("name")
         service = dlg.service_of(tracker.get_slot("service"))
         if active == dlg.FORM_NAME:

@@ -1,7 +1,6 @@
 """Typed loader for the service catalogue (data/services.yml)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -13,7 +12,6 @@ import yaml
 from bot import PROJECT_ROOT
 
 CATALOGUE_PATH = PROJECT_ROOT / "data" / "services.yml"
-CUSTOMER_CODE_RE = re.compile(r"^P[A-Z][A-Z0-9]{4}\d{5,7}$")
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,32 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Optional, Union
+from decimal import Decimal, InvalidOperation
+from typing import Any, Optional, Union
 
-from bot.db.models import as_local
+from bot.localtime import as_local
 
 Number = Union[int, float, Decimal]
 
 
-def format_number(value: Number) -> str:
-    """1234567 -> '1.234.567' (Vietnamese thousands separator, rounded to a whole number)."""
-    rounded = int(Decimal(str(value)).quantize(Decimal(1)))
-    sign = "-" if rounded < 0 else ""
-    return sign + f"{abs(rounded):,}".replace(",", ".")
+def format_number(value: Any, *, keep_decimals: bool = False) -> str:
+    """A number the Vietnamese way: '.' groups thousands, ',' marks decimals.
+
+    By default it is rounded to a whole number (money, kWh): 1234567 -> '1.234.567', 5.5 -> '6'.
+    `keep_decimals=True` shows the decimals as given (a capacity of 5.5 kW): 5.5 -> '5,5', 5 -> '5'.
+    A value that is not a number is shown as it is.
+    """
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    if not keep_decimals or number == number.to_integral_value():
+        number = number.quantize(Decimal(1))
+    sign = "-" if number < 0 else ""
+    whole, _, decimals = format(abs(number).normalize(), "f").partition(".")
+    return sign + f"{int(whole):,}".replace(",", ".") + (f",{decimals}" if decimals else "")
 
 
 def format_money(amount: Number) -> str:
@@ -32,23 +45,24 @@ def format_percent(rate: Number) -> str:
     return text.replace(".", ",") + "%"
 
 
-def to_local(moment: datetime) -> datetime:
-    """A stored timestamp in Vietnam time (naive values are UTC, as SQLite returns them)."""
-    return as_local(moment)
-
-
-def format_date(value: Union[date, datetime, None]) -> str:
-    """date(2025, 5, 20) -> '20/05/2025'; datetimes are shown as their Vietnam-time date."""
+def format_date(value: Union[date, datetime, str, None]) -> str:
+    """date(2025, 5, 20) or '2025-05-20' (a date slot) -> '20/05/2025'; datetimes are shown as their
+    Vietnam-time date; text that is not an ISO date is shown as it is."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = to_local(value).date()
+        value = as_local(value).date()
+    elif isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
     return value.strftime("%d/%m/%Y")
 
 
 def format_short_datetime(moment: datetime) -> str:
-    """An outage boundary as 'dd/mm HH:MM' in Vietnam time."""
-    return to_local(moment).strftime("%d/%m %H:%M")
+    """A stored moment (an outage boundary) as 'dd/mm HH:MM' in Vietnam time."""
+    return as_local(moment).strftime("%d/%m %H:%M")
 
 
 def format_period(period: str) -> str:

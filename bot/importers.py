@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.catalogue import CUSTOMER_CODE_RE, load_catalogue
-from bot.db.models import LOCAL_TZ_NAME, Bill, Customer, PlannedOutage, as_utc
+from bot.catalogue import load_catalogue
+from bot.db.models import Bill, Customer, PlannedOutage
+from bot.identifiers import CUSTOMER_CODE_RE
+from bot.localtime import LOCAL_TZ_NAME, as_utc
 from bot.validators import normalise_phone, validate_id_number
 
 PHONE_CHARS_RE = re.compile(r"^[\d\s.\-()+]+$")

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.catalogue import load_catalogue
-from bot.db.models import LOCAL_TZ_NAME, Bill, Customer, PlannedOutage, as_utc
+from bot.db.models import Bill, Customer, PlannedOutage
+from bot.localtime import LOCAL_TZ_NAME, as_utc
 from bot.settings import get_settings
 
 SEED = 20251122

@@ -12,9 +12,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional
 
-from bot.catalogue import CUSTOMER_CODE_RE, Catalogue, Corporation, SlotSpec
+from bot.catalogue import Catalogue, Corporation, SlotSpec
+from bot.dates import NUMBER_WORDS, parse_date
+from bot.identifiers import CUSTOMER_CODE
 from bot.text import fold, strip_accents
 
 
@@ -164,7 +166,7 @@ def validate_id_number(text: Any) -> Check:
 # --------------------------------------------------------------------------- customer code
 
 _CODE_AREA = re.compile(r"(?<![A-Z0-9])P[A-Z0-9][A-Z0-9\s.\-]{8,24}")
-_CODE_PREFIX = re.compile(r"P[A-Z][A-Z0-9]{4}\d{5,7}")
+_CODE_PREFIX = re.compile(CUSTOMER_CODE)
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ def find_customer_code(text: Any) -> Optional[str]:
     for m in _CODE_AREA.finditer(upper):
         compact = re.sub(r"[\s.\-]", "", m.group())
         code = _CODE_PREFIX.match(compact)
-        if code and not compact[code.end():code.end() + 1].isdigit() and CUSTOMER_CODE_RE.fullmatch(code.group()):
+        if code and not compact[code.end():code.end() + 1].isdigit():
             return code.group()
     return None
 
@@ -330,71 +332,12 @@ def validate_choice(spec: SlotSpec, text: Any) -> Check:
 
 # --------------------------------------------------------------------------- dates
 
-_WEEKDAYS = {"hai": 0, "2": 0, "ba": 1, "3": 1, "tu": 2, "4": 2, "nam": 3, "5": 3, "sau": 4, "6": 4,
-             "bay": 5, "7": 5}
-_WEEKDAY_RE = re.compile(r"\b(?:thu|t)\s?(hai|ba|tu|nam|sau|bay|[2-7])\b|\b(chu nhat|cn)\b")
-_NUMBER_WORDS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8,
-                 "chin": 9, "muoi": 10}
 MAX_DAYS_AHEAD = 366
-
-
-def parse_date(text: Any, today: date) -> Optional[date]:
-    """'ngày mai', 'mai', 'mốt', 'thứ 2 tuần sau', 't6', '15/12', '15-12-2026', 'ngày 15 tháng 12',
-    '3 ngày nữa' (with or without diacritics) -> a date; None when nothing is recognised."""
-    folded = fold(as_text(text))
-    m = re.search(r"\b(\d{1,2})\s*[/.\-]\s*(\d{1,2})(?:\s*[/.\-]\s*(\d{2,4}))?\b", folded) or re.search(
-        r"\b(?:ngay\s*)?(\d{1,2})\s*thang\s*(\d{1,2})(?:\s*(?:nam|/)?\s*(\d{4}))?\b", folded)
-    if m:
-        day, month = int(m.group(1)), int(m.group(2))
-        year = int(m.group(3)) if m.group(3) else None
-        if year is not None and year < 100:
-            year += 2000
-        try:
-            if year is not None:
-                return date(year, month, day)
-            found = date(today.year, month, day)
-            return found if found >= today else date(today.year + 1, month, day)
-        except ValueError:
-            return None
-    if re.search(r"\bhom nay\b|\bngay hom nay\b|^nay$|\bluon\b", folded):
-        return today
-    if re.search(r"\b(?:ngay\s+)?(?:mot|kia)\b", folded) and not re.search(r"\bmot\s+(?:ngay|tuan)\b", folded):
-        return today + timedelta(days=2)
-    if re.search(r"\b(?:ngay\s+)?mai\b", folded):
-        return today + timedelta(days=1)
-    m = re.search(r"\b(?:sau\s+)?(\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")\s+ngay\s*(?:nua|toi)?\b", folded)
-    if m and (folded.startswith("sau") or re.search(r"ngay\s*(?:nua|toi)", folded)):
-        n = _NUMBER_WORDS.get(m.group(1)) or int(m.group(1))
-        return today + timedelta(days=n)
-    m = _WEEKDAY_RE.search(folded)
-    if m:
-        target = 6 if m.group(2) else _WEEKDAYS[m.group(1)]
-        if re.search(r"\btuan\s+(?:sau|toi)\b", folded):
-            monday_next = today - timedelta(days=today.weekday()) + timedelta(days=7)
-            return monday_next + timedelta(days=target)
-        return today + timedelta(days=(target - today.weekday()) % 7)
-    if re.search(r"\btuan\s+(?:sau|toi)\b", folded):
-        return today - timedelta(days=today.weekday()) + timedelta(days=7)
-    m = re.fullmatch(r"(?:ngay\s*)?(\d{1,2})", folded)
-    if m:
-        day = int(m.group(1))
-        try:
-            found = today.replace(day=day)
-        except ValueError:
-            return None
-        if found < today:
-            nxt = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-            try:
-                found = nxt.replace(day=day)
-            except ValueError:
-                return None
-        return found
-    return None
 
 
 def validate_date(text: Any, today: date) -> Check:
     """A date from today to a year ahead; the value is ISO 'YYYY-MM-DD'."""
-    found = parse_date(text, today)
+    found = parse_date(as_text(text), today)
     if found is None:
         return invalid("Em chưa hiểu ngày anh/chị chọn (ví dụ: 15/12, 15/12/2026, \"ngày mai\" "
                        "hoặc \"thứ hai tuần sau\").")
@@ -403,6 +346,7 @@ def validate_date(text: Any, today: date) -> Check:
     if found > today + timedelta(days=MAX_DAYS_AHEAD):
         return invalid(f"Ngày {found:%d/%m/%Y} xa quá; anh/chị chọn ngày trong vòng 12 tháng tới.")
     return valid(found.isoformat())
+
 
 
 # --------------------------------------------------------------------------- numbers with units
@@ -465,16 +409,16 @@ def validate_households(text: Any) -> Check:
     """'2 hộ' / 'hai hộ' / '2' -> 2; '8 người' (renters) -> 2 households (4 persons = 1 household)."""
     folded = fold(as_text(text))
     numbers = [(int(n), u) for n, u in _numbers(folded) if n.isdigit() and u in ("", "ho", "nguoi", "ng")]
-    words = [(_NUMBER_WORDS[m.group(1)], m.group(2)) for m in re.finditer(
-        r"\b(" + "|".join(_NUMBER_WORDS) + r")\s+(ho|nguoi|ng)\b", folded)]
+    words = [(NUMBER_WORDS[m.group(1)], m.group(2)) for m in re.finditer(
+        r"\b(" + "|".join(NUMBER_WORDS) + r")\s+(ho|nguoi|ng)\b", folded)]
     with_unit = [n for n in numbers + words if n[1]]
     bare = [n for n in numbers if not n[1]]
     if with_unit:
         count, unit = with_unit[0]
     elif len(bare) == 1:
         count, unit = bare[0]
-    elif folded in _NUMBER_WORDS:
-        count, unit = _NUMBER_WORDS[folded], ""
+    elif folded in NUMBER_WORDS:
+        count, unit = NUMBER_WORDS[folded], ""
     else:
         return invalid("Em cần số hộ dùng chung là một số từ 1 đến 50, ví dụ 2 hộ.")
     if unit in ("nguoi", "ng"):
@@ -495,37 +439,6 @@ def validate_free_text(text: Any, minimum: int = 3, maximum: int = 1000) -> Chec
     return valid(raw)
 
 
-# Question marks of Vietnamese chat ("mất phí không?", "bao lâu thì xong", "cần giấy tờ gì", "dc ko").
-_QUESTION_WORDS_RE = re.compile(
-    r"\b(?:bao lau|bao nhieu|bn|bao gio|khi nao|the nao|ntn|nhu nao|lam sao|tai sao|vi sao|co phai"
-    r"|(?:duoc|dc) (?:khong|ko|k|hong|hok|kg)|may (?:ngay|hom|tuan|thang|gio|tien|buoc|lan)"
-    r"|mat may|het may)\b")
-_QUESTION_END_RE = re.compile(
-    r"\b(?:khong|ko|k|kg|hong|hok|chua|sao|may|chang|nhi)"
-    r"(?: (?:em|e|a|ad|admin|oi|vay|the|nhe|nha|shop|ban|chi|anh|c|thi|ta))*$")
-# Words whose accent-free form is also an ordinary word ("gỉ" rust, "ạ" politeness, "Hà"): matched as typed.
-_QUESTION_TOKENS = ("gì", "gi", "j")
-_QUESTION_LAST = ("à", "hả", "hở", "nhỉ", "chứ")
-
-
-def looks_like_question(text: Any) -> bool:
-    """True when a message reads as a question rather than a statement: a '?', a question word
-    ("bao lâu", "bao nhiêu", "mấy ngày", "thế nào", "có phải", "được không", "gì"/"j") or a question
-    particle at the end ("... không em", "... ko", "... à", "... hả"). Accent-insensitive except for
-    words whose bare form is also an ordinary word."""
-    raw = as_text(text).strip()
-    if not raw or raw.startswith("/"):
-        return False
-    if "?" in raw:
-        return True
-    folded = re.sub(r"[^\w\s]", " ", fold(raw))
-    folded = re.sub(r"\s+", " ", folded).strip()
-    if _QUESTION_WORDS_RE.search(folded) or _QUESTION_END_RE.search(folded):
-        return True
-    tokens = re.findall(r"[^\W\d_]+", raw.lower())
-    return any(t in _QUESTION_TOKENS for t in tokens) or (bool(tokens) and tokens[-1] in _QUESTION_LAST)
-
-
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 
 
@@ -534,60 +447,6 @@ def validate_email(text: Any) -> Check:
     if not m:
         return invalid("Email chưa đúng định dạng, ví dụ an.nguyen@gmail.com.")
     return valid(m.group().lower())
-
-
-# --------------------------------------------------------------------------- service and field names
-
-def parse_service(text: Any, catalogue: Catalogue) -> Optional[str]:
-    """A catalogue service code from a code, its Vietnamese name or one of its phrases (longest wins)."""
-    raw = as_text(text)
-    if raw in catalogue.services:
-        return raw
-    folded = fold(raw)
-    best, best_len = None, 0
-    for service in catalogue.services.values():
-        for phrase in (*service.phrases, service.vi, service.short):
-            p = fold(phrase)
-            if len(p) > best_len and (p == folded or re.search(rf"(?<!\w){re.escape(p)}(?!\w)", folded)):
-                best, best_len = service.code, len(p)
-    return best
-
-
-# Extra ways customers name a field; the catalogue's Vietnamese labels are matched too.
-FIELD_WORDS: dict[str, tuple[str, ...]] = {
-    "full_name": ("tên", "họ tên", "họ và tên", "tên khách hàng"),
-    "phone": ("số điện thoại", "sđt", "sdt", "số đt", "đt", "điện thoại", "dt"),
-    "email": ("email", "mail", "thư điện tử"),
-    "id_number": ("cccd", "cmnd", "căn cước", "chứng minh", "số cccd", "số cmnd"),
-    "customer_code": ("mã khách hàng", "mã kh", "makh", "mã", "mã khách"),
-    "address": ("địa chỉ", "đ/c", "dc"),
-    "usage_purpose": ("mục đích", "mục đích sử dụng"),
-    "phase": ("pha", "loại công tơ", "số pha"),
-    "capacity_kw": ("công suất", "kw"),
-    "households": ("số hộ", "hộ", "định mức", "số người"),
-    "new_location": ("vị trí", "vị trí mới", "chỗ mới"),
-    "payment_method": ("hình thức thanh toán", "thanh toán", "cách trả tiền"),
-    "desired_date": ("ngày", "ngày mong muốn", "thời gian", "ngày hẹn"),
-    "description": ("mô tả", "nội dung", "chi tiết"),
-}
-
-
-def parse_field(text: Any, catalogue: Catalogue, allowed: Optional[Sequence[str]] = None) -> Optional[str]:
-    """Slot name the customer refers to ('sai sđt rồi' -> 'phone'), longest wording wins."""
-    raw = as_text(text)
-    names = list(allowed) if allowed is not None else list(catalogue.slots)
-    if raw in names:
-        return raw
-    folded = fold(raw)
-    best, best_len = None, 0
-    for name in names:
-        spec = catalogue.slots.get(name)
-        words = FIELD_WORDS.get(name, ()) + ((spec.vi,) if spec else ())
-        for word in words:
-            w = fold(word)
-            if len(w) > best_len and re.search(rf"(?<!\w){re.escape(w)}(?!\w)", folded):
-                best, best_len = name, len(w)
-    return best
 
 
 # --------------------------------------------------------------------------- one entry point

@@ -1,4 +1,5 @@
-"""Form actions (actions/forms.py, actions/submit.py): tracker fixtures and the exact events they return.
+"""Form actions (actions/forms.py, ask.py, interruptions.py, submit.py): tracker fixtures and the exact events
+they return.
 
 The tracker a form validation action receives is the one Rasa builds: the conversation so far, the latest
 user message, `ActionExecuted(service_form)` and then one `SlotSet` per slot candidate of this turn.
@@ -15,8 +16,9 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
-from actions import forms, submit
-from bot import PROJECT_ROOT, dialogue
+from actions import ask as ask_actions
+from actions import dialogue, forms, interruptions, submit
+from bot import PROJECT_ROOT
 from bot.catalogue import load_catalogue
 from bot.db.models import Customer, PlannedOutage, ServiceRequest
 from bot.db.session import session_scope
@@ -211,7 +213,7 @@ async def test_invalid_answer_is_asked_again_with_the_reason(slot, text, reason,
 async def test_reask_shows_the_reason_and_the_catalogue_example(dispatcher):
     error = {"slot": "phone", "text": "Số điện thoại chưa đúng."}
     tracker = form_tracker({**RELOCATION, "slot_error": error}, requested="phone")
-    events = await forms.ASK_ACTIONS["phone"]().run(dispatcher, tracker, DOMAIN)
+    events = await ask_actions.ASK_ACTIONS["phone"]().run(dispatcher, tracker, DOMAIN)
     assert events == [SlotSet("slot_error", None)]
     assert dispatcher.messages[0]["text"] == (
         "Số điện thoại chưa đúng.\nAnh/chị cho em xin số điện thoại (ví dụ: 0912345678) ạ.")
@@ -219,7 +221,7 @@ async def test_reask_shows_the_reason_and_the_catalogue_example(dispatcher):
 
 async def test_choice_question_has_buttons_with_entity_payloads(dispatcher):
     tracker = form_tracker({"service": "new_connection_lv"}, requested="phase")
-    await forms.ASK_ACTIONS["phase"]().run(dispatcher, tracker, DOMAIN)
+    await ask_actions.ASK_ACTIONS["phase"]().run(dispatcher, tracker, DOMAIN)
     assert dispatcher.messages[0]["buttons"] == [
         {"title": "1 pha", "payload": '/inform{"phase":"1"}'},
         {"title": "3 pha", "payload": '/inform{"phase":"3"}'}]
@@ -278,7 +280,7 @@ async def test_third_failed_try_offers_the_routed_hotline_and_a_person(dispatche
     # the question that follows carries the help buttons; the form goes on (the customer may retry)
     ask = CollectingDispatcher()
     asked = form_tracker({**slots, "slot_error": events[2].get("value")}, requested="phone")
-    assert await forms.ASK_ACTIONS["phone"]().run(ask, asked, DOMAIN) == [SlotSet("slot_error", None)]
+    assert await ask_actions.ASK_ACTIONS["phone"]().run(ask, asked, DOMAIN) == [SlotSet("slot_error", None)]
     assert ask.messages[0]["buttons"] == dialogue.HELP_BUTTONS
     assert ask.messages[0]["text"].endswith("Anh/chị cho em xin số điện thoại (ví dụ: 0912345678) ạ.")
 
@@ -395,7 +397,7 @@ async def test_outage_report_takes_the_address_from_the_code_and_tells_about_a_p
     assert "(lý do: bảo dưỡng lưới điện)" in notice["text"]
 
     ask = CollectingDispatcher()
-    await forms.ActionAskReportAnyway().run(ask, form_tracker({"outage_notice": notice}), DOMAIN)
+    await ask_actions.ActionAskReportAnyway().run(ask, form_tracker({"outage_notice": notice}), DOMAIN)
     assert ask.messages[0]["text"] == notice["text"] + "\nAnh/chị vẫn muốn báo mất điện chứ ạ?"
 
 
@@ -429,7 +431,7 @@ async def test_outage_report_without_planned_outage(customers, dispatcher):
 async def test_summary_lists_every_field_with_catalogue_labels(dispatcher):
     slots = {"service": "new_connection_lv", "full_name": "Nguyễn Văn An", "phone": "0912345678",
              "id_number": "001203004567", "address": KNOWN["address"], "usage_purpose": "residential", "phase": "1"}
-    await forms.ActionAskConfirm().run(dispatcher, form_tracker(slots, requested="confirm"), DOMAIN)
+    await ask_actions.ActionAskConfirm().run(dispatcher, form_tracker(slots, requested="confirm"), DOMAIN)
     assert dispatcher.messages[0]["text"] == (
         "Anh/chị kiểm tra lại thông tin đăng ký cấp điện mới từ lưới điện hạ áp (220/380V):\n"
         "• Họ và tên: Nguyễn Văn An\n"
@@ -455,7 +457,7 @@ async def test_deny_at_the_summary_asks_which_field(dispatcher):
     events = await validate(tracker, dispatcher)
     assert events == [SlotSet("confirm", None), SlotSet("correcting", True), SlotSet("requested_slot", "edit_field")]
     ask = CollectingDispatcher()
-    await forms.ActionAskEditField().run(ask, form_tracker({**RELOCATION_FILLED, "correcting": True}), DOMAIN)
+    await ask_actions.ActionAskEditField().run(ask, form_tracker({**RELOCATION_FILLED, "correcting": True}), DOMAIN)
     assert ask.messages[0]["buttons"] == [
         {"title": "Mã khách hàng", "payload": '/correct_field{"field":"customer_code"}'},
         {"title": "Họ và tên", "payload": '/correct_field{"field":"full_name"}'},
@@ -501,7 +503,7 @@ async def test_field_not_in_this_request(dispatcher):
 
 async def test_correction_without_field_name_mid_form(dispatcher):
     tracker = form_tracker(RELOCATION, intent="correct_field", text="sửa lại thông tin")
-    events = await forms.ActionStartCorrection().run(dispatcher, tracker, DOMAIN)
+    events = await interruptions.ActionStartCorrection().run(dispatcher, tracker, DOMAIN)
     assert events == [SlotSet("correcting", True), SlotSet("edit_field", None), SlotSet("confirm", None)]
     assert dispatcher.messages == []
 
@@ -520,10 +522,10 @@ async def test_another_service_mid_form_asks_before_switching(dispatcher):
     tracker = form_tracker({**RELOCATION, "customer_code": "PD02001234567"}, requested="full_name",
                            intent="request_service", text="à mình muốn sang tên",
                            entities={"service": "holder_change"})
-    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    events = await interruptions.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
     assert events == [SlotSet("pending_service", "holder_change"), SlotSet("switch_service", None)]
     ask = CollectingDispatcher()
-    await forms.ActionAskSwitchService().run(ask, form_tracker({**RELOCATION, "pending_service": "holder_change"}),
+    await ask_actions.ActionAskSwitchService().run(ask, form_tracker({**RELOCATION, "pending_service": "holder_change"}),
                                              DOMAIN)
     assert ask.messages[0]["text"] == (
         "Anh/chị đang đăng ký thay đổi vị trí thiết bị đo đếm (di dời công tơ). Anh/chị muốn chuyển sang thay đổi "
@@ -557,7 +559,7 @@ async def test_switch_declined_goes_on_with_the_same_service(dispatcher):
 async def test_free_text_answer_read_as_another_intent_is_the_answer(dispatcher, requested, text, intent, entities):
     slots = {**RELOCATION, "customer_code": "PD02001234567"}
     tracker = form_tracker(slots, requested=requested, intent=intent, text=text, entities=entities)
-    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    events = await interruptions.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
     assert SlotSet(requested, text) in events
     assert not any(e["name"] == "pending_service" for e in events)
 
@@ -565,17 +567,17 @@ async def test_free_text_answer_read_as_another_intent_is_the_answer(dispatcher,
 def test_free_text_answer_only_for_statements_while_a_free_text_slot_is_asked():
     slots = {**RELOCATION, "customer_code": "PD02001234567"}
     statement = "Dời công tơ ra cột điện trước cổng, số 12 ngõ 34 Hoa Bằng"
-    assert forms.free_text_answer(form_tracker(slots, requested="new_location", text=statement), CAT)
-    assert not forms.free_text_answer(form_tracker(slots, requested="new_location", text="bao lâu thì xong?"), CAT)
-    assert not forms.free_text_answer(form_tracker(slots, requested="phone", text=statement), CAT)
-    assert not forms.free_text_answer(form_tracker(slots, requested="new_location", text=statement, active=False),
+    assert interruptions.free_text_answer(form_tracker(slots, requested="new_location", text=statement), CAT)
+    assert not interruptions.free_text_answer(form_tracker(slots, requested="new_location", text="bao lâu thì xong?"), CAT)
+    assert not interruptions.free_text_answer(form_tracker(slots, requested="phone", text=statement), CAT)
+    assert not interruptions.free_text_answer(form_tracker(slots, requested="new_location", text=statement, active=False),
                                       CAT)
 
 
 async def test_same_service_asked_again_mid_form(dispatcher):
     tracker = form_tracker(RELOCATION, requested="confirm", intent="request_service", text="di dời công tơ",
                            entities={"service": "meter_relocation"})
-    assert await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN) == []
+    assert await interruptions.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN) == []
     assert texts(dispatcher) == ["Dạ, em đang ghi nhận yêu cầu thay đổi vị trí thiết bị đo đếm (di dời công tơ) "
                                  "cho anh/chị đây ạ."]
 
@@ -585,7 +587,7 @@ async def test_answer_that_sounds_like_the_same_service_is_taken_as_the_answer(d
     text = "dời công tơ ra cột điện đầu ngõ"
     tracker = form_tracker(slots, requested="new_location", intent="request_service", text=text,
                            entities={"service": "meter_relocation"})
-    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    events = await interruptions.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
     assert events == [SlotSet("new_location", text)]
     assert dispatcher.messages == []
 
@@ -595,7 +597,7 @@ async def test_service_declined_before_is_read_as_an_answer(dispatcher):
     tracker = form_tracker({"service": "complaint", "full_name": "Nguyễn Văn An", "phone": "0912345678",
                             "declined_service": "meter_inspection"}, requested="description",
                            intent="request_service", text=text, entities={"service": "meter_inspection"})
-    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    events = await interruptions.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
     assert events == [SlotSet("description", text)]
 
 
@@ -604,7 +606,7 @@ async def test_description_naming_another_service_is_the_description(dispatcher)
     tracker = form_tracker({"service": "info_change", "customer_code": "PD02001234567", "full_name": "Trần Thị Bình",
                             "phone": "0987654321"}, requested="description", intent="request_service", text=text,
                            entities={"service": "meter_inspection"})
-    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    events = await interruptions.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
     assert events == [SlotSet("description", text)]
 
 
@@ -612,14 +614,14 @@ async def test_short_request_for_another_service_at_a_free_text_question_asks_to
     tracker = form_tracker(RELOCATION_FILLED, requested="new_location", intent="request_service",
                            text="à thôi cho mình đổi hình thức thanh toán",
                            entities={"service": "payment_method_change"})
-    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    events = await interruptions.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
     assert events == [SlotSet("pending_service", "payment_method_change"), SlotSet("switch_service", None)]
 
 
 async def test_outage_address_typed_with_the_outage_is_taken_as_the_answer(dispatcher):
     text = "nhà mình ở thôn 3, xã Hải Hậu, tỉnh Ninh Bình, mất điện từ sáng"
     tracker = form_tracker({"service": "outage_report"}, requested="address", intent="report_outage", text=text)
-    events = await forms.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
+    events = await interruptions.ActionRequestSwitch().run(dispatcher, tracker, DOMAIN)
     assert events == [SlotSet("address", "thôn 3, xã Hải Hậu, tỉnh Ninh Bình, mất điện từ sáng")]
 
 

@@ -1,5 +1,5 @@
 """Tests of the Vietnamese NLU components (bot/nlu): normaliser, tokenizer, pattern and phrase
-entities. Exact expected values and offsets into the original text."""
+entities, services/fields/questions in free text. Exact expected values and offsets into the original text."""
 from __future__ import annotations
 
 import unicodedata
@@ -9,8 +9,13 @@ import pytest
 import yaml
 
 from bot import PROJECT_ROOT
+from bot.catalogue import load_catalogue
+from bot.nlu.mentions import parse_field, parse_service
 from bot.nlu.normalizer import analyse, fold_view, normalise, place_tone
 from bot.nlu.patterns import find_patterns
+from bot.nlu.questions import looks_like_question
+
+CAT = load_catalogue()
 
 
 # ---------------------------------------------------------------------------- normaliser
@@ -277,3 +282,45 @@ def test_config_pipeline_components_are_registered() -> None:
     assert "bot.nlu.extractor.VietnameseEntityExtractor" in names
     for name in names:
         assert DefaultV1Recipe._from_registry(name) is not None
+
+
+# ---------------------------------------------------------------------------- free text read by the dialogue
+
+@pytest.mark.parametrize("text,code", [
+    ("meter_relocation", "meter_relocation"), ("di dời công tơ", "meter_relocation"),
+    ("di doi cong to", "meter_relocation"), ("sang tên hợp đồng điện", "holder_change"),
+    ("nhà tôi mất điện", "outage_report"), ("Cấp điện mới từ lưới điện hạ áp (220/380V)", "new_connection_lv"),
+])
+def test_parse_service(text, code):
+    assert parse_service(text, CAT) == code
+
+
+@pytest.mark.parametrize("text,field", [
+    ("phone", "phone"), ("sai số điện thoại rồi", "phone"), ("sdt", "phone"), ("sửa lại địa chỉ", "address"),
+    ("Mã khách hàng", "customer_code"), ("sai tên", "full_name"), ("Họ và tên", "full_name"),
+    ("số cccd", "id_number"), ("Vị trí mới của công tơ", "new_location"),
+])
+def test_parse_field(text, field):
+    assert parse_field(text, CAT) == field
+
+
+def test_parse_field_only_among_allowed():
+    assert parse_field("địa chỉ", CAT, ["full_name", "phone"]) is None
+
+
+@pytest.mark.parametrize("text", [
+    "mất phí không?", "mất phí không em", "bao lâu thì xong", "cần giấy tờ gì", "can giay to j",
+    "di doi cong to mat phi ko, may ngay xong", "dời ra cột được ko", "thủ tục thế nào", "làm ntn",
+    "có phải mang CCCD không", "mấy ngày thì xong", "phí bn", "phải làm sao", "dời ra ngoài à", "vậy hả",
+])
+def test_looks_like_question(text):
+    assert looks_like_question(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Dời công tơ ra cột điện trước cổng, số 12 ngõ 34 Hoa Bằng, Cầu Giấy, Hà Nội", "ra cột điện trước cổng",
+    "chuyển công tơ ra ngoài tường rào", "Công tơ nhà tôi chạy nhanh bất thường", "công tơ bị gỉ sét",
+    "gần trạm máy bơm", "Nguyễn Thị Hà", "nhà tôi ở Hà Nội ạ", "số 5 phố Sao Đỏ, Hà Nội", "", "/ask_procedure",
+])
+def test_statements_do_not_look_like_questions(text):
+    assert not looks_like_question(text)

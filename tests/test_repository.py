@@ -8,8 +8,9 @@ import pytest
 
 from bot.db import repository
 from bot.db.models import Bill, Customer, PlannedOutage, ServiceRequest
-from bot.db.repository import NewRequest, create_request, find_request, normalise_request_code
+from bot.db.repository import NewRequest, create_request, find_request
 from bot.db.session import session_scope
+from bot.identifiers import normalise_request_code
 from sqlalchemy import func, select
 
 

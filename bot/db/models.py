@@ -1,19 +1,15 @@
 """Database tables (SQLAlchemy 1.4, 2.0-style declarative mapping)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import (
     JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String, Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
+from bot.localtime import utcnow
+
 Base = declarative_base()
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Customer(Base):
@@ -103,21 +99,6 @@ STATUS_VI = {
     "completed": "Đã hoàn thành",
     "cancelled": "Đã hủy",
 }
-
-
-LOCAL_TZ_NAME = "Asia/Ho_Chi_Minh"
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything is stored in UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
-def as_local(moment: datetime) -> datetime:
-    """A stored moment in Vietnam's time zone, for display."""
-    from zoneinfo import ZoneInfo
-
-    return as_utc(moment).astimezone(ZoneInfo(LOCAL_TZ_NAME))
 
 
 # ---------------------------------------------------------------------------------------- channels

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Optional, Sequence
 
 from sqlalchemy import func, select
@@ -12,23 +12,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.catalogue import load_catalogue
-from bot.db.models import Bill, Customer, PlannedOutage, RequestStatusHistory, ServiceRequest, as_utc
+from bot.db.models import Bill, Customer, PlannedOutage, RequestStatusHistory, ServiceRequest
+from bot.identifiers import normalise_request_code
+from bot.localtime import as_utc, utcnow
+from bot.text import fold
 from bot.workdays import add_working_days
 
 # Codes are read out over the phone: no 0/O, 1/I/L, and a fixed "YC" (yêu cầu) prefix.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 6
-REQUEST_CODE_RE = re.compile(r"\bYC[-\s]?([A-HJ-NP-Z2-9]{6})\b", re.IGNORECASE)
+CODE_LENGTH = 6  # bot.identifiers.REQUEST_CODE_RE reads these codes back
 
 
 def new_request_code() -> str:
     return "YC" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def normalise_request_code(text: str) -> Optional[str]:
-    """'yc-7k4m9p' -> 'YC7K4M9P'; None when the text holds no request code."""
-    m = REQUEST_CODE_RE.search(text or "")
-    return f"YC{m.group(1).upper()}" if m else None
 
 
 @dataclass(frozen=True)
@@ -95,11 +91,6 @@ def list_requests(session: Session, limit: int = 50) -> Sequence[ServiceRequest]
     return session.scalars(stmt).all()
 
 
-def set_status(session: Session, request: ServiceRequest, status: str, note: str = "") -> None:
-    request.status = status
-    request.history.append(RequestStatusHistory(status=status, note=note))
-
-
 def get_customer(session: Session, customer_code: str) -> Optional[Customer]:
     return session.get(Customer, customer_code.strip().upper())
 
@@ -128,9 +119,7 @@ def planned_outages(
     start: Optional[datetime] = None, end: Optional[datetime] = None,
 ) -> Sequence[PlannedOutage]:
     """Outages overlapping [start, end] for a customer's unit code and/or an area text."""
-    from bot.text import fold  # accent-insensitive matching of area names
-
-    start = as_utc(start or datetime.now(timezone.utc))
+    start = as_utc(start or utcnow())
     stmt = select(PlannedOutage).where(PlannedOutage.end_at >= start)
     if end is not None:
         stmt = stmt.where(PlannedOutage.start_at <= as_utc(end))

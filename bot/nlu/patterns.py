@@ -2,7 +2,7 @@
 
 `find_patterns(text)` returns non-overlapping `PatternMatch(entity, start, end, value)` in text
 order. Values are normalised: phone -> 0xxxxxxxxx, customer_code -> upper case, request_code ->
-`YCxxxxxx` (via `bot.db.repository.normalise_request_code`), id_number -> digits only, email ->
+`YCxxxxxx` (via `bot.identifiers.normalise_request_code`), id_number -> digits only, email ->
 lower case.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.db.repository import REQUEST_CODE_RE, normalise_request_code
+from bot.identifiers import CUSTOMER_CODE_IN_TEXT_RE, REQUEST_CODE_RE, normalise_request_code
 
 # Characters that may separate digit groups inside one number: space, dot, dash (one at a time).
 _SEP = r"[ .\-\u00a0]"
@@ -33,8 +33,6 @@ _CCCD = re.compile(
 )
 # CMND: 9 digits, compact only.
 _CMND = re.compile(r"(?<![\w.+])(\d{9})(?![\w]|[.,]\d)")
-# Customer code: ^P[A-Z][A-Z0-9]{4}\d{5,7}$ anywhere, case-insensitive.
-_CUSTOMER_CODE = re.compile(r"(?<![A-Za-z0-9])(P[A-Z][A-Z0-9]{4}\d{5,7})(?![A-Za-z0-9])", re.IGNORECASE)
 _EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})(?![\w])")
 
 
@@ -66,7 +64,7 @@ def find_patterns(text: str) -> list[PatternMatch]:
     candidates += [PatternMatch("email", m.start(1), m.end(1), m.group(1).lower())
                    for m in _EMAIL.finditer(text)]
     candidates += [PatternMatch("customer_code", m.start(1), m.end(1), m.group(1).upper())
-                   for m in _CUSTOMER_CODE.finditer(text)]
+                   for m in CUSTOMER_CODE_IN_TEXT_RE.finditer(text)]
     candidates += _request_codes(text)
     for regex in (_PHONE_COMPACT, _PHONE_GROUPED):
         candidates += [PatternMatch("phone", m.start(), m.end(), "0" + re.sub(r"\D", "", m.group(1)))

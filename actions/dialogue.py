@@ -1,7 +1,7 @@
-"""Vietnamese wording and slot bookkeeping shared by the form actions.
+"""Vietnamese wording, button payloads and slot bookkeeping shared by the actions.
 
 All customer-facing text is built from the catalogue (service `vi`/`short`, slot `vi` and `example`,
-value labels, documents, fee, days_text), so a catalogue edit changes the replies without code.
+value labels, documents, fee, days_text, hotlines), so a catalogue edit changes the replies without code.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from datetime import date, datetime
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from bot.catalogue import Catalogue, Corporation, Service, load_catalogue
-from bot.db.models import as_local
+from bot.formatting import format_date, format_number, format_short_datetime
+from bot.text import fold
 
 FORM_NAME = "service_form"
 OUTAGE_SERVICE = "outage_report"  # the one service with a planned-outage check before it is taken
@@ -36,16 +37,19 @@ HELP_BUTTONS = [
 
 
 def lower_first(text: str) -> str:
+    """'Di dời công tơ' -> 'di dời công tơ', for a catalogue name inside a sentence."""
     return text[:1].lower() + text[1:] if text else text
 
 
 def payload(intent: str, entities: Optional[Mapping[str, Any]] = None) -> str:
+    """Button payload that sets the intent and entities directly: '/request_service{"service":"x"}'."""
     return f"/{intent}" + (json.dumps(dict(entities), ensure_ascii=False, separators=(",", ":")) if entities else "")
 
 
 # --------------------------------------------------------------------------- catalogue lookups
 
 def service_of(code: Optional[str], catalogue: Optional[Catalogue] = None) -> Optional[Service]:
+    """The catalogue service of a slot value; None for no or an unknown code."""
     return (catalogue or load_catalogue()).services.get(code) if code else None
 
 
@@ -55,6 +59,7 @@ def form_fields(service: Service) -> tuple[str, ...]:
 
 
 def non_persistent_slots(catalogue: Optional[Catalogue] = None) -> list[str]:
+    """Catalogue slots cleared when a form ends (all but personal data and `confirm`)."""
     return [s for s in (catalogue or load_catalogue()).slots if s not in PERSISTENT_SLOTS and s != "confirm"]
 
 
@@ -77,48 +82,39 @@ def switch_values(target: Service, catalogue: Optional[Catalogue] = None) -> dic
     return values
 
 
+# --------------------------------------------------------------------------- hotlines
+
 def routed(customer_code: Optional[str], catalogue: Optional[Catalogue] = None) -> Optional[Corporation]:
+    """The power corporation serving a customer code (None without a code or for an unrouted one)."""
     return (catalogue or load_catalogue()).route(customer_code) if customer_code else None
 
 
 def hotline_text(customer_code: Optional[str], default_hotline: str) -> str:
+    """'tổng đài 1900 1288 (Tổng công ty Điện lực TP Hà Nội)' for a routed code, else the default hotline."""
     corp = routed(customer_code)
     if corp:
         return f"tổng đài {corp.hotline} ({corp.vi})"
     return f"tổng đài chăm sóc khách hàng {default_hotline}"
 
 
+def all_hotlines_text() -> str:
+    """One line per power corporation with its hotline."""
+    return "\n".join(f"• {c.vi}: {c.hotline}" for c in load_catalogue().corporations.values())
+
+
+def call_hotline(customer_code: Optional[str], purpose: str) -> str:
+    """'Anh/chị vui lòng gọi tổng đài 1900 1288 (...) <purpose> ạ.' for a routed code, else with all five."""
+    corp = routed(customer_code)
+    if corp:
+        return f"Anh/chị vui lòng gọi tổng đài {corp.hotline} ({corp.vi}) {purpose} ạ."
+    return (f"Anh/chị vui lòng gọi tổng đài của điện lực nơi mình sử dụng điện {purpose} ạ:\n"
+            + all_hotlines_text())
+
+
 # --------------------------------------------------------------------------- values for display
 
-def format_number(value: Any) -> str:
-    """5 -> '5', 5.5 -> '5,5' (Vietnamese decimal comma)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if number.is_integer():
-        return f"{int(number):,}".replace(",", ".")
-    return f"{number:g}".replace(".", ",")
-
-
-def format_day(value: Any) -> str:
-    """ISO date (or date) -> 'dd/mm/yyyy'."""
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return value.strftime("%d/%m/%Y")
-    try:
-        return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
-    except ValueError:
-        return str(value)
-
-
-def format_moment(moment: datetime) -> str:
-    """A stored moment as 'dd/mm HH:MM' in Vietnam time."""
-    return as_local(moment).strftime("%d/%m %H:%M")
-
-
 def display_value(slot: str, value: Any, catalogue: Optional[Catalogue] = None) -> str:
+    """A slot value as the customer reads it: choice labels, '5,5 kW', '2 hộ', dates as dd/mm/yyyy."""
     catalogue = catalogue or load_catalogue()
     spec = catalogue.slots.get(slot)
     if value is None:
@@ -127,11 +123,11 @@ def display_value(slot: str, value: Any, catalogue: Optional[Catalogue] = None) 
         choice = spec.value(str(value))
         return choice.vi if choice else str(value)
     if slot == "capacity_kw":
-        return f"{format_number(value)} kW"
+        return f"{format_number(value, keep_decimals=True)} kW"
     if slot == "households":
-        return f"{format_number(value)} hộ"
+        return f"{format_number(value, keep_decimals=True)} hộ"
     if slot == "desired_date":
-        return format_day(value)
+        return format_date(str(value))
     if slot == "customer_code":
         corp = catalogue.route(str(value))
         return f"{value} ({corp.vi})" if corp else str(value)
@@ -139,6 +135,7 @@ def display_value(slot: str, value: Any, catalogue: Optional[Catalogue] = None) 
 
 
 def label(slot: str, catalogue: Optional[Catalogue] = None) -> str:
+    """The slot's Vietnamese name from the catalogue ('Số điện thoại')."""
     spec = (catalogue or load_catalogue()).slots.get(slot)
     return spec.vi if spec else slot
 
@@ -158,14 +155,17 @@ def question(slot: str, service: Optional[Service], catalogue: Optional[Catalogu
 
 
 def choice_buttons(slot: str, catalogue: Optional[Catalogue] = None) -> list[dict[str, str]]:
+    """One button per value of a choice slot (none for a free-text slot)."""
     spec = (catalogue or load_catalogue()).slots.get(slot)
     if spec is None or not spec.values:
         return []
     return [{"title": v.vi, "payload": payload("inform", {slot: v.code})} for v in spec.values]
 
 
-def service_buttons(catalogue: Optional[Catalogue] = None) -> list[dict[str, str]]:
-    return [{"title": s.short, "payload": payload("request_service", {"service": s.code})}
+def service_buttons(intent: str, catalogue: Optional[Catalogue] = None) -> list[dict[str, str]]:
+    """One button per catalogue service sending `intent` with that service ('request_service' to
+    register it, 'ask_procedure' to ask about it)."""
+    return [{"title": s.short, "payload": payload(intent, {"service": s.code})}
             for s in (catalogue or load_catalogue()).services.values()]
 
 
@@ -200,6 +200,7 @@ def service_intro(service: Service, reused: Mapping[str, Any], catalogue: Option
 
 
 def summary(service: Service, values: Mapping[str, Any], catalogue: Optional[Catalogue] = None) -> str:
+    """The confirmation question: every field of the request with its value."""
     catalogue = catalogue or load_catalogue()
     lines = [f"Anh/chị kiểm tra lại thông tin đăng ký {lower_first(service.vi)}:"]
     for slot in form_fields(service):
@@ -212,19 +213,21 @@ def summary(service: Service, values: Mapping[str, Any], catalogue: Optional[Cat
 
 
 def escalation_text(customer_code: Optional[str], default_hotline: str) -> str:
+    """Added to the third failed answer to the same question."""
     return (f"Nếu khó nhập, anh/chị có thể gọi {hotline_text(customer_code, default_hotline)} để gặp "
             "tư vấn viên hỗ trợ trực tiếp, hoặc nhập lại theo ví dụ bên dưới. Muốn dừng thì bấm \"Hủy đăng ký\".")
 
 
 def outage_notice(area: str, start: datetime, end: datetime, reason: str) -> dict[str, str]:
     """Planned outage covering now, as stored in slot `outage_notice` and shown before asking."""
-    text = (f"Khu vực {area} đang trong lịch tạm ngừng cấp điện theo kế hoạch từ {format_moment(start)} "
-            f"đến {format_moment(end)}" + (f" (lý do: {lower_first(reason)})" if reason else "") + ".")
-    return {"text": text, "end": format_moment(end)}
+    text = (f"Khu vực {area} đang trong lịch tạm ngừng cấp điện theo kế hoạch từ {format_short_datetime(start)} "
+            f"đến {format_short_datetime(end)}" + (f" (lý do: {lower_first(reason)})" if reason else "") + ".")
+    return {"text": text, "end": format_short_datetime(end)}
 
 
 def submission_text(service: Service, code: str, due: date, corporation: Optional[Corporation],
                     default_hotline: str, created: bool) -> str:
+    """The answer to a stored request: code, priority, due date, documents, fee and hotline."""
     head = (f"Dạ, em đã tiếp nhận yêu cầu {lower_first(service.vi)} của anh/chị."
             if created else f"Dạ, yêu cầu {lower_first(service.vi)} này em đã ghi nhận trước đó rồi ạ.")
     lines = [head, f"• Mã yêu cầu: {code} (anh/chị lưu lại để tra cứu tiến độ)"]
@@ -232,7 +235,7 @@ def submission_text(service: Service, code: str, due: date, corporation: Optiona
         target = (f"; mục tiêu khôi phục trong {service.restore_target_hours} giờ"
                   if service.restore_target_hours else "")
         lines.append(f"• Mức ưu tiên: khẩn cấp{target}")
-    lines.append(f"• Hạn giải quyết: {format_day(due)} ({service.days_text})")
+    lines.append(f"• Hạn giải quyết: {format_date(due)} ({service.days_text})")
     if service.documents:
         lines.append("• Giấy tờ cần chuẩn bị: " + "; ".join(service.documents))
     else:
@@ -251,13 +254,14 @@ def submission_card(service: Service, code: str, due: date, corporation: Optiona
     hotline = corporation.hotline if corporation else default_hotline
     return {"type": "request_summary", "title": "Yêu cầu đã được tiếp nhận", "request_code": code,
             "fields": [{"label": "Dịch vụ", "value": service.vi},
-                       {"label": "Hạn giải quyết", "value": format_day(due)},
+                       {"label": "Hạn giải quyết", "value": format_date(due)},
                        {"label": "Tổng đài", "value": hotline}]}
 
 
 # --------------------------------------------------------------------------- submission helpers
 
 def collected_fields(service: Service, slots: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's fields that have a value, as stored with it."""
     return {s: slots[s] for s in form_fields(service) if slots.get(s) is not None}
 
 
@@ -282,8 +286,6 @@ FREE_TEXT_SLOTS = ("description", "new_location", "address", "full_name")
 
 def content_words(text: str, service: Optional[Service] = None) -> list[str]:
     """Words of a message beyond the service's own phrases and chat fillers ('tôi muốn', 'giúp mình')."""
-    from bot.text import fold
-
     folded = fold(text or "")
     for phrase in sorted((fold(p) for p in (service.phrases if service else ())), key=len, reverse=True):
         folded = folded.replace(phrase, " ")
@@ -316,4 +318,5 @@ def ask_order(service: Optional[Service], slots: Mapping[str, Any]) -> list[str]
 
 
 def first_missing(order: Sequence[str], slots: Mapping[str, Any]) -> Optional[str]:
+    """The next slot to ask: the first of `order` without a value."""
     return next((s for s in order if slots.get(s) is None), None)
