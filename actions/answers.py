@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Optional
+from typing import Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.dialogue import all_hotlines_text, call_hotline, lower_first, payload, routed, service_buttons
 from actions.interruptions import free_text_answer, validate_as_answer
@@ -134,7 +135,7 @@ class ActionAnswerTariff(Action):
         return "action_answer_tariff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+                  domain: DomainDict) -> list[EventType]:
         text = latest_text(tracker)
         kwh = parse_kwh(text)
         tier = parse_tier(text)
@@ -199,7 +200,7 @@ class ActionAnswerProcedure(Action):
         return "action_answer_procedure"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+                  domain: DomainDict) -> list[EventType]:
         catalogue = load_catalogue()
         if free_text_answer(tracker, catalogue):
             events = validate_as_answer(tracker, dispatcher, catalogue)
@@ -253,7 +254,7 @@ class ActionAnswerPaymentChannels(Action):
         return "action_answer_payment_channels"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+                  domain: DomainDict) -> list[EventType]:
         channels = load_catalogue().payment_channels
         lines = []
         method = matched_payment_method(latest_text(tracker))
@@ -273,7 +274,7 @@ class ActionAnswerHotline(Action):
         return "action_answer_hotline"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+                  domain: DomainDict) -> list[EventType]:
         code = known_customer_code(tracker)
         corp = routed(code)
         if corp:
@@ -293,7 +294,7 @@ class ActionRequestHuman(Action):
         return "action_request_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+                  domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(text=human_handoff_text(known_customer_code(tracker)))
         return clear_pending(tracker)
 
@@ -313,7 +314,7 @@ class ActionFallbackLadder(Action):
         return "action_fallback_ladder"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+                  domain: DomainDict) -> list[EventType]:
         try:
             count = int(float(tracker.get_slot(FALLBACK_SLOT) or 0)) + 1
         except (TypeError, ValueError):

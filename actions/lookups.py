@@ -15,6 +15,7 @@ from typing import Any, Optional
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.dialogue import call_hotline, lower_first
 from actions.tracker_helpers import (
@@ -63,7 +64,7 @@ class ActionCheckBill(Action):
         return "action_check_bill"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+                  domain: DomainDict) -> list[EventType]:
         code, from_message = _customer_code(tracker)
         if not code:
             dispatcher.utter_message(
@@ -217,7 +218,7 @@ class ActionCheckOutageSchedule(Action):
         return "action_check_outage_schedule"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+                  domain: DomainDict) -> list[EventType]:
         text = latest_text(tracker)
         area = parse_area(text)
         code = customer_code_in_message(tracker)
@@ -291,7 +292,7 @@ class ActionCheckRequestStatus(Action):
         return "action_check_request_status"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+                  domain: DomainDict) -> list[EventType]:
         text = latest_text(tracker)
         code = normalise_request_code(latest_entity(tracker, "request_code") or "") \
             or normalise_request_code(text)

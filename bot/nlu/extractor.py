@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -53,7 +53,7 @@ def catalogue_phrases(catalogue: Catalogue) -> list[tuple[str, Optional[str], st
     return out
 
 
-def build_matcher(catalogue: Catalogue, synonyms: Dict[str, str]) -> PhraseMatcher:
+def build_matcher(catalogue: Catalogue, synonyms: dict[str, str]) -> PhraseMatcher:
     services, slots = set(catalogue.services), set(catalogue.slots) - NO_FIELD_SLOTS
     phrases = catalogue_phrases(catalogue)
     for text, value in sorted(synonyms.items()):
@@ -75,7 +75,7 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
     """Pattern and catalogue-phrase entities with offsets into the original text."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             # pattern entities to extract
             "pattern_entities": list(PATTERN_ENTITIES),
@@ -87,18 +87,18 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             "suppress_services": {"check_outage_schedule": ["outage_report"], "complain": ["outage_report"]},
         }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 synonyms: Optional[Dict[str, str]] = None,
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 synonyms: Optional[dict[str, str]] = None,
                  catalogue: Optional[Catalogue] = None) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
-        self.synonyms: Dict[str, str] = dict(synonyms or {})
+        self.synonyms: dict[str, str] = dict(synonyms or {})
         self.catalogue = catalogue or load_catalogue()
         self.matcher = build_matcher(self.catalogue, self.synonyms)
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "VietnameseEntityExtractor":
         return cls(config, model_storage, resource)
 
@@ -116,9 +116,9 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             rasa.shared.utils.io.dump_obj_as_json_to_file(directory / SYNONYMS_FILE, self.synonyms)
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "VietnameseEntityExtractor":
-        synonyms: Dict[str, str] = {}
+        synonyms: dict[str, str] = {}
         try:
             with model_storage.read_from(resource) as directory:
                 synonyms = rasa.shared.utils.io.read_json_file(directory / SYNONYMS_FILE)
@@ -126,7 +126,7 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             logger.debug("No stored synonyms for %s; using the catalogue only.", cls.__name__)
         return cls(config, model_storage, resource, synonyms)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT)
             if not text:
@@ -143,7 +143,7 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     # -- extraction (usable without Rasa: tests and actions may call it) --------------------------
 
-    def extract(self, text: str, intent: Optional[str] = None) -> List[Dict[Text, Any]]:
+    def extract(self, text: str, intent: Optional[str] = None) -> list[dict[str, Any]]:
         """Entities of `text` as Rasa entity dicts, in text order."""
         wanted = set(self._config["pattern_entities"])
         entities = [
@@ -155,7 +155,7 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
                 entities.append({"entity": m.entity, "start": m.start, "end": m.end, "value": m.value})
         return sorted(entities, key=lambda e: (e["start"], e["entity"]))
 
-    def _resolve(self, text: str, intent: Optional[str]) -> List[PhraseMatch]:
+    def _resolve(self, text: str, intent: Optional[str]) -> list[PhraseMatch]:
         matches = self.matcher.find(text)
         services = select_non_overlapping([m for m in matches if m.entity == "service"])
         if not [m for m in services if m.value]:

@@ -12,7 +12,7 @@ Option `segmenter`: `none` (default: one token per whitespace word), `pyvi` or `
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, List, Optional, Text
+from typing import Any, Callable, Optional
 
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -41,7 +41,7 @@ def _load_segmenter(name: Optional[str]) -> Optional[Callable[[str], str]]:
     raise ValueError(f"unknown segmenter {name!r} (use none, pyvi or underthesea)")
 
 
-def segment_pieces(pieces: List[Piece], segment: Callable[[str], str]) -> List[tuple[int, int, str]]:
+def segment_pieces(pieces: list[Piece], segment: Callable[[str], str]) -> list[tuple[int, int, str]]:
     """Group pieces into word-segmented units: [(first piece, last piece, text with '_')].
 
     Falls back to one unit per piece when the segmenter output cannot be aligned.
@@ -77,7 +77,7 @@ class VietnameseTokenizer(Tokenizer):
     """Whitespace-style tokenizer with Vietnamese normalisation and an accent-free lemma."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             "intent_tokenization_flag": False,
             "intent_split_symbol": "_",
@@ -87,16 +87,16 @@ class VietnameseTokenizer(Tokenizer):
             "segmenter": "none",
         }
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         super().__init__({**self.get_default_config(), **config})
         self.segment = _load_segmenter(self._config.get("segmenter"))
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "VietnameseTokenizer":
         return cls(config)
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         text = message.get(attribute)
         pieces = list(analyse(text))
         if not pieces:
