@@ -74,6 +74,18 @@ def _run(args: argparse.Namespace) -> int:
     return run(setup=not args.no_setup)
 
 
+def _zalo_login_url(args: argparse.Namespace) -> int:
+    from connectors.zalo import cli_login_url  # the CLI is an entry point: it may reach the connectors
+
+    return cli_login_url(args)
+
+
+def _messenger_setup(args: argparse.Namespace) -> int:
+    from connectors.messenger import cli_setup
+
+    return cli_setup(args)
+
+
 def _settings(_args: argparse.Namespace) -> int:
     for key, value in get_settings().redacted().items():
         print(f"{key.upper()}={value}")
@@ -104,6 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start Rasa, the action server and the web app")
     run.add_argument("--no-setup", action="store_true", help="skip migrations and demo data")
     run.set_defaults(func=_run)
+
+    zalo = sub.add_parser("zalo", help="Zalo OA channel").add_subparsers(dest="zalo_command", required=True)
+    login = zalo.add_parser("login-url", help="print the OA permission URL (OAuth v4 with PKCE)")
+    login.add_argument("--redirect-uri", help="callback URL registered in the Zalo app "
+                                              "(default: PUBLIC_URL + /webhooks/zalo/oauth/callback)")
+    login.set_defaults(func=_zalo_login_url)
+
+    messenger = sub.add_parser("messenger", help="Facebook Messenger channel").add_subparsers(
+        dest="messenger_command", required=True)
+    messenger.add_parser("setup", help="set the page's Messenger profile (Get Started, greeting, menu, "
+                                       "ice breakers)").set_defaults(func=_messenger_setup)
 
     sub.add_parser("settings", help="print settings (secrets masked)").set_defaults(func=_settings)
     return parser

@@ -11,7 +11,10 @@ from dotenv import dotenv_values
 
 from bot import PROJECT_ROOT
 
-SECRET_FIELDS = {"rasa_token"}
+SECRET_FIELDS = {
+    "rasa_token", "zalo_oa_secret_key", "zalo_app_secret_key", "zalo_access_token", "zalo_refresh_token",
+    "messenger_app_secret", "messenger_verify_token", "messenger_page_access_token",
+}
 URL_FIELDS = {"database_url", "tracker_store_url"}  # may carry a password
 
 
@@ -29,6 +32,27 @@ class Settings:
     default_hotline: str = "1900 1288"
     log_level: str = "INFO"
     restart_children: bool = True
+    # Address at which Zalo and Meta reach the Rasa server (HTTPS, behind a reverse proxy); printed webhook
+    # URLs use it. Empty: the local Rasa URL.
+    public_url: str = ""
+    # Local stand-ins for Zalo and Messenger (bot/simulators), used for a platform without settings.
+    simulators: bool = True
+    simulator_port: int = 8090
+    # Zalo OA (connectors/zalo.py). Names fixed by the Zalo issue; outside tools rely on them.
+    zalo_app_id: str = ""
+    zalo_oa_secret_key: str = ""
+    zalo_app_secret_key: str = ""
+    zalo_access_token: str = ""
+    zalo_refresh_token: str = ""
+    zalo_api_base: str = "https://openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
+    # Facebook Messenger (connectors/messenger.py). Names fixed by the Messenger issue.
+    messenger_app_secret: str = ""
+    messenger_verify_token: str = ""
+    messenger_page_access_token: str = ""
+    messenger_app_id: str = ""
+    messenger_graph_base: str = "https://graph.facebook.com"
+    messenger_graph_version: str = "v23.0"
 
     @property
     def rasa_url(self) -> str:
@@ -41,6 +65,23 @@ class Settings:
     @property
     def web_url(self) -> str:
         return f"http://{self.host}:{self.web_port}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://{self.host}:{self.simulator_port}"
+
+    @property
+    def webhook_base(self) -> str:
+        """Where platforms send webhooks: PUBLIC_URL in production, the local Rasa otherwise."""
+        return (self.public_url or self.rasa_url).rstrip("/")
+
+    @property
+    def zalo_configured(self) -> bool:
+        return bool(self.zalo_app_id and self.zalo_oa_secret_key)
+
+    @property
+    def messenger_configured(self) -> bool:
+        return bool(self.messenger_app_secret and self.messenger_verify_token and self.messenger_page_access_token)
 
     def redacted(self) -> dict[str, str]:
         """Printable view: secrets are masked."""

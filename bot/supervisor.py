@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Optional
 
 from bot import PROJECT_ROOT
+from bot.channels import ChannelPlan, plan_channels, write_credentials
 from bot.settings import Settings, get_settings
 
 MAX_RESTARTS = 5
 RESTART_WINDOW = 120.0
 STOP_GRACE = 10.0
-COLOURS = {"rasa": "\033[36m", "actions": "\033[35m", "web": "\033[32m"}
+COLOURS = {"rasa": "\033[36m", "actions": "\033[35m", "web": "\033[32m", "sim": "\033[33m"}
 RESET = "\033[0m"
 
 
@@ -37,23 +38,26 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def children(settings: Settings) -> list[Child]:
+def children(settings: Settings, plan: ChannelPlan, credentials: Path) -> list[Child]:
     model_dir = PROJECT_ROOT / "models"
     result = [
         Child("actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
                           "--port", str(settings.action_port)]),
         Child("rasa", [_bin("rasa"), "run", "--enable-api", "--auth-token", settings.rasa_token,
                        "-i", settings.host, "--port", str(settings.rasa_port), "--cors", "*",
-                       "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+                       "--credentials", str(credentials), "--endpoints", "endpoints.yml",
                        "--model", str(model_dir)]),
     ]
     if (PROJECT_ROOT / "bot" / "web" / "__main__.py").exists():
         result.append(Child("web", [sys.executable, "-m", "bot.web"]))
+    if plan.simulated:
+        result.append(Child("sim", [sys.executable, "-m", "bot.simulators", *plan.simulated]))
     return result
 
 
-def child_env(settings: Settings) -> dict[str, str]:
+def child_env(settings: Settings, plan: ChannelPlan) -> dict[str, str]:
     env = dict(os.environ)
+    env.update(plan.env)
     env["ACTION_ENDPOINT_URL"] = settings.action_url
     env["TRACKER_STORE_URL"] = settings.tracker_store_url
     env["PYTHONUNBUFFERED"] = "1"
@@ -75,13 +79,15 @@ async def _pump(child: Child) -> None:
 class Supervisor:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.children = children(settings)
+        self.plan = plan_channels(settings)
+        credentials = write_credentials(self.plan, PROJECT_ROOT / "var" / "run", str(settings.rasa_port))
+        self.children = children(settings, self.plan, credentials)
         self.stopping = asyncio.Event()
         self.failed: Optional[str] = None
 
     async def _start(self, child: Child) -> None:
         child.process = await asyncio.create_subprocess_exec(
-            *child.argv, cwd=PROJECT_ROOT, env=child_env(self.settings),
+            *child.argv, cwd=PROJECT_ROOT, env=child_env(self.settings, self.plan),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
 
     async def _watch(self, child: Child) -> None:
@@ -111,6 +117,7 @@ class Supervisor:
                  f"Action server:  http://{s.host}:{s.action_port}/health"]
         if any(c.name == "web" for c in self.children):
             lines.insert(0, f"Demo page:      {s.web_url}/")
+        lines += self.plan.lines
         _say("super", "ready — open:")
         for line in lines:
             _say("super", "  " + line)
