@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from actions import lookups
 from bot.db.models import Bill, Customer, PlannedOutage, ServiceRequest
-from bot.formatting import mask_address, mask_id_number, mask_name, mask_phone
+from bot.formatting import format_date, format_number, mask_address, mask_id_number, mask_name, mask_phone
 from tests.conftest import user_tracker
 
 NOW = datetime(2025, 5, 20, 1, 0, tzinfo=timezone.utc)  # 08:00 on 20/05/2025 in Vietnam
@@ -95,6 +95,26 @@ def broken_db(monkeypatch):
 
 def texts(dispatcher: CollectingDispatcher) -> list:
     return [m["text"] for m in dispatcher.messages]
+
+
+# --------------------------------------------------------------------------- display helpers
+
+def test_format_number_rounds_unless_decimals_are_kept():
+    assert format_number(1234567) == "1.234.567"
+    assert format_number(5.5) == "6"  # money and kWh are whole numbers
+    assert format_number(5.5, keep_decimals=True) == "5,5"  # a capacity of 5,5 kW
+    assert format_number(5, keep_decimals=True) == "5"
+    assert format_number(1234.25, keep_decimals=True) == "1.234,25"
+    assert format_number(-1234.4) == "-1.234"
+    assert format_number("không rõ") == "không rõ"
+
+
+def test_format_date_takes_dates_datetimes_and_iso_text():
+    assert format_date(date(2026, 5, 20)) == "20/05/2026"
+    assert format_date("2026-05-20") == "20/05/2026"
+    assert format_date(datetime(2026, 5, 19, 18, 30, tzinfo=timezone.utc)) == "20/05/2026"  # Vietnam time
+    assert format_date("sáng mai") == "sáng mai"
+    assert format_date(None) == ""
 
 
 # --------------------------------------------------------------------------- masking helpers

@@ -7,6 +7,7 @@ import pytest
 
 from bot import validators as v
 from bot.catalogue import load_catalogue
+from bot.dates import parse_date
 
 CAT = load_catalogue()
 TODAY = date(2026, 11, 18)  # a Wednesday
@@ -214,6 +215,12 @@ def test_choice_unknown_lists_the_options():
 ])
 def test_dates(text, expected):
     assert v.validate_date(text, TODAY) == v.Check(value=expected)
+
+
+def test_parse_date_reads_the_text_without_range_checks():
+    assert parse_date("thứ hai tuần sau", TODAY) == date(2026, 11, 23)
+    assert parse_date("15/11/2026", TODAY) == date(2026, 11, 15)  # in the past: validate_date refuses it
+    assert parse_date("lúc nào cũng được", TODAY) is None
 
 
 def test_date_in_the_past():
