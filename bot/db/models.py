@@ -155,3 +155,86 @@ class ChannelToken(Base):
     refreshed_at = Column(DateTime(timezone=True))
     last_error = Column(String(300))
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+# ---------------------------------------------------------------------------------------- takeover
+# Written by bot/takeover (escalations, agents, the console API); read by the channels' gate.
+
+CONVERSATION_STATES = ("bot", "waiting", "agent", "closed")  # a person holds `waiting` and `agent`
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(60), nullable=False, unique=True)
+    display_name = Column(String(80), nullable=False)
+    password_hash = Column(String(200), nullable=False)
+    role = Column(String(12), nullable=False, default="agent")  # "agent" | "supervisor"
+    active = Column(Boolean, nullable=False, default=True)
+    last_seen_at = Column(DateTime(timezone=True))  # console heartbeat: "an agent is online"
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class AgentSession(Base):
+    """A console login: only the token's hash is stored; the CSRF token goes with it."""
+
+    __tablename__ = "agent_sessions"
+
+    token_hash = Column(String(64), primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class Conversation(Base):
+    """One customer on one channel, as the takeover engine and the console see it."""
+
+    __tablename__ = "conversations"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(160), nullable=False, unique=True)  # Rasa's sender id
+    channel = Column(String(20), nullable=False)
+    display_name = Column(String(200))
+    customer_code = Column(String(13))
+    phone = Column(String(10))
+    state = Column(String(10), nullable=False, default="bot", index=True)
+    reason = Column(Text)
+    priority = Column(String(10), nullable=False, default="normal")  # "normal" | "urgent"
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"))
+    context = Column(JSON)  # what the bot had understood when it escalated
+    escalated_at = Column(DateTime(timezone=True))
+    claimed_at = Column(DateTime(timezone=True))
+    resolved_at = Column(DateTime(timezone=True))
+    last_agent_at = Column(DateTime(timezone=True))
+    waiting_notified_at = Column(DateTime(timezone=True))  # the customer was told the queue is slow
+    csat_score = Column(Integer)
+    csat_comment = Column(Text)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow, index=True)
+
+
+class AgentNote(Base):
+    """A private note on a conversation: never sent to the customer."""
+
+    __tablename__ = "agent_notes"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(160), nullable=False, index=True)
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"))
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class CallbackRequest(Base):
+    __tablename__ = "callback_requests"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(160), nullable=False, index=True)
+    phone = Column(String(10))
+    topic = Column(Text, nullable=False, default="")
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    done_at = Column(DateTime(timezone=True))
+    done_by = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"))
+    note = Column(Text)
