@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from sqlalchemy import select
 
+from bot import PROJECT_ROOT
 from bot.catalogue import load_catalogue
 from bot.db.models import ServiceRequest
 from bot.db.session import get_engine, session_scope
@@ -40,8 +42,16 @@ def test_http_api_requires_the_token(system):
 
 
 def test_rest_channel_answers_in_vietnamese(system):
+    """'xin chào' is understood: the reply is the Vietnamese greeting with its menu, not the fallback."""
+    responses = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+    greeting = responses["utter_greet"][0]
+    fallbacks = {r["text"] for r in responses["utter_default"]}
     replies = system.say("system-greet", "xin chào")
-    assert replies and any("text" in r for r in replies)
+    texts = [r.get("text", "") for r in replies]
+    assert texts and texts[0] == greeting["text"], texts
+    assert texts[0].startswith("Dạ em chào anh/chị!")
+    assert [b["title"] for b in replies[0].get("buttons", [])] == [b["title"] for b in greeting["buttons"]]
+    assert not fallbacks & set(texts)
 
 
 def _answers() -> dict[str, str]:
