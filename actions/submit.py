@@ -25,10 +25,6 @@ def reset_events(**extra: Any) -> list[EventType]:
     return [SlotSet(name, value) for name, value in values.items()]
 
 
-# Channels whose widget renders a `request_summary` card (connectors/webchat.py); others get the text only.
-CARD_CHANNELS = frozenset({"webchat"})
-
-
 class ActionSubmitRequest(Action):
     """Runs when the form is done. Confirmed: store the request (idempotent), reply with the code,
     due date, documents, fee and hotline, then clear the service-specific slots. Not confirmed (the
@@ -71,9 +67,9 @@ class ActionSubmitRequest(Action):
         corporation = catalogue.corporations.get(corp_code) if corp_code else None
         dispatcher.utter_message(text=dlg.submission_text(service, code, due, corporation,
                                                           settings.default_hotline, created))
-        if tracker.get_latest_input_channel() in CARD_CHANNELS:
-            dispatcher.utter_message(json_message=dlg.submission_card(
-                service, code, due, corporation, settings.default_hotline))
+        # one payload for every channel; each renders it (card, template or text: connectors/base/output.py)
+        dispatcher.utter_message(json_message=dlg.submission_card(
+            service, code, due, corporation, settings.default_hotline))
         logger.info("request %s (%s) %s for conversation %s", code, service.code,
                     "stored" if created else "already stored", tracker.sender_id)
         return [SlotSet("request_code", code)] + reset_events()

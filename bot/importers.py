@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Iterable
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.catalogue import load_catalogue
 from bot.db.models import Bill, Customer, PlannedOutage
 from bot.identifiers import CUSTOMER_CODE_RE
-from bot.localtime import LOCAL_TZ_NAME, as_utc
+from bot.localtime import LOCAL_TZ, as_utc
 from bot.validators import normalise_phone, validate_id_number
 
 PHONE_CHARS_RE = re.compile(r"^[\d\s.\-()+]+$")
@@ -166,7 +165,7 @@ def import_bills(session: Session, path: Path) -> ImportResult:
 def _local_moment(raw: str, what: str) -> datetime:
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"):
         try:
-            return as_utc(datetime.strptime(raw, fmt).replace(tzinfo=ZoneInfo(LOCAL_TZ_NAME)))
+            return as_utc(datetime.strptime(raw, fmt).replace(tzinfo=LOCAL_TZ))
         except ValueError:
             pass
     raise ValueError(f"{what} không hợp lệ '{raw}' (dạng YYYY-MM-DD HH:MM, giờ Việt Nam)")

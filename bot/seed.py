@@ -8,14 +8,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.catalogue import load_catalogue
 from bot.db.models import Bill, Customer, PlannedOutage
-from bot.localtime import LOCAL_TZ_NAME, as_utc
+from bot.localtime import LOCAL_TZ, as_utc
 from bot.settings import get_settings
 
 SEED = 20251122
@@ -90,7 +89,7 @@ def _bills(rng: random.Random, customers: list[Customer], today: date) -> list[B
 
 
 def _outages(rng: random.Random, today: date) -> list[PlannedOutage]:
-    tz, rows = ZoneInfo(LOCAL_TZ_NAME), []
+    tz, rows = LOCAL_TZ, []
     for unit in UNITS:
         for _ in range(rng.randint(1, 2)):
             day = today + timedelta(days=rng.randint(1, 14))

@@ -649,7 +649,8 @@ async def test_submission_stores_once_and_answers_with_code_due_date_documents_f
     assert events == [SlotSet("request_code", code)] + [SlotSet(k, v) for k, v in dialogue.reset_slots().items()]
     kept = {e.get("name") for e in events if e.get("name") in ("full_name", "phone", "customer_code")}
     assert kept == set()  # personal data is not reset
-    assert texts(dispatcher) == [
+    assert texts(dispatcher)[-1] is None  # the request-summary card follows the text (every channel)
+    assert texts(dispatcher)[:-1] == [
         "Dạ, em đã tiếp nhận yêu cầu thay đổi vị trí thiết bị đo đếm (di dời công tơ) của anh/chị.\n"
         f"• Mã yêu cầu: {code} (anh/chị lưu lại để tra cứu tiến độ)\n"
         f"• Hạn giải quyết: {due:%d/%m/%Y} (tối đa 5 ngày làm việc)\n"
@@ -761,11 +762,13 @@ async def test_a_crash_while_validating_is_answered_and_contained(monkeypatch, d
     assert texts(dispatcher) == ["Xin lỗi, em gặp trục trặc khi kiểm tra thông tin vừa nhập. Anh/chị gửi lại giúp em nhé."]
 
 
-async def test_webchat_also_gets_a_request_summary_card(customers, dispatcher):
+@pytest.mark.parametrize("channel", ["webchat", "zalo", "messenger", "rest"])
+async def test_every_channel_gets_the_same_request_summary_card(customers, dispatcher, channel):
+    """Actions send one payload; each channel renders it (connectors/base/output.py)."""
     slots = {"service": "complaint", "full_name": "Nguyễn Văn An", "phone": "0912345678",
              "description": "Hóa đơn tháng này cao bất thường"}
-    tracker = submit_tracker(slots, sender="conv-web")
-    tracker.events.append({"event": "user", "text": "đúng", "input_channel": "webchat"})
+    tracker = submit_tracker(slots, sender=f"conv-{channel}")
+    tracker.events.append({"event": "user", "text": "đúng", "input_channel": channel})
     events = await submit.ActionSubmitRequest().run(dispatcher, tracker, DOMAIN)
     code = events[0]["value"]
     card = dispatcher.messages[-1]["custom"]
