@@ -7,17 +7,22 @@ import re
 from typing import Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import all_hotlines_text, call_hotline, lower_first, payload, routed, service_buttons
+from actions.dialogue import (
+    all_hotlines_text, call_hotline, hotline_text, lower_first, payload, routed, service_buttons,
+)
 from actions.interruptions import free_text_answer, validate_as_answer
-from actions.tracker_helpers import active_form, clear_pending, known_customer_code, latest_entity, latest_text
+from actions.tracker_helpers import (
+    active_form, clear_pending, known_customer_code, latest_entity, latest_intent, latest_text,
+)
 from bot.catalogue import Service, load_catalogue
 from bot.formatting import format_money, format_number, format_percent
 from bot.nlu.mentions import parse_service
 from bot.settings import get_settings
+from bot.takeover import escalation
 from bot.text import fold
 
 logger = logging.getLogger(__name__)
@@ -288,15 +293,49 @@ class ActionAnswerHotline(Action):
 
 
 class ActionRequestHuman(Action):
-    """Intent request_human: until agent takeover exists, point to the routed hotline (or all)."""
+    """Intent request_human (any time, also mid-form; the "Gặp tư vấn viên" buttons): hand the conversation to
+    a person (bot/takeover/escalation.py). Queued: the customer is told their place, the bot goes silent
+    (the channels' gate) and a half-filled form stays active, so it resumes after the hand back. Nobody can
+    answer now: a callback request is stored and the bot carries on. The takeover store unreachable: the
+    hotline, as before takeover existed."""
 
     def name(self) -> str:
         return "action_request_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(text=human_handoff_text(known_customer_code(tracker)))
-        return clear_pending(tracker)
+        code = known_customer_code(tracker)
+        settings = get_settings()
+        said = last_customer_words(tracker)
+        try:
+            outcome = escalation.escalate(
+                settings, tracker.sender_id, f"Khách muốn gặp tư vấn viên: {said}" if said else
+                "Khách muốn gặp tư vấn viên", hotline_text(code, settings.default_hotline),
+                channel=tracker.get_latest_input_channel(), urgent=escalation.is_urgent(said),
+                context=escalation_context(tracker), customer_code=code, phone=tracker.get_slot("phone"))
+        except Exception:  # noqa: BLE001 - the customer still gets a way to a person
+            logger.exception("escalation failed for %s", tracker.sender_id)
+            dispatcher.utter_message(text=human_handoff_text(code))
+            return clear_pending(tracker)
+        # "system": this line must pass the gate that the escalation has just closed for the bot
+        dispatcher.utter_message(text=outcome.text, sender="system")
+        events = clear_pending(tracker)
+        if outcome.queued:
+            events.append(FollowupAction("action_listen"))  # no form question while a person holds it
+        return events
+
+
+def last_customer_words(tracker: Tracker) -> str:
+    """The customer's latest typed text (a button payload such as /request_human says nothing)."""
+    texts = [latest_text(tracker)] + [e.get("text") for e in reversed(tracker.events) if e.get("event") == "user"]
+    return next((t for t in texts if t and not t.startswith("/")), "")
+
+
+def escalation_context(tracker: Tracker) -> dict:
+    messages = [{"sender": "user" if e.get("event") == "user" else "bot", "text": e.get("text")}
+                for e in tracker.events if e.get("event") in ("user", "bot") and e.get("text")]
+    return escalation.context_from_tracker(dict(tracker.slots), active_form(tracker), latest_intent(tracker),
+                                           messages)
 
 
 def human_handoff_text(customer_code: Optional[str]) -> str:

@@ -38,6 +38,13 @@ class Settings:
     # Local stand-ins for Zalo and Messenger (bot/simulators), used for a platform without settings.
     simulators: bool = True
     simulator_port: int = 8090
+    # Human takeover (bot/takeover): Redis for notifications between processes (empty: polling only),
+    # office hours (local time, ISO weekdays 1 = Monday), queue timeout and idle hand-back.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    office_hours: str = "07:30-17:00"
+    office_days: str = "1-6"
+    queue_timeout_seconds: int = 180
+    agent_idle_seconds: int = 1800
     # Zalo OA (connectors/zalo.py). Names fixed by the Zalo issue; outside tools rely on them.
     zalo_app_id: str = ""
     zalo_oa_secret_key: str = ""
@@ -52,7 +59,7 @@ class Settings:
     messenger_page_access_token: str = ""
     messenger_app_id: str = ""
     messenger_graph_base: str = "https://graph.facebook.com"
-    messenger_graph_version: str = "v23.0"
+    messenger_graph_version: str = "v25.0"
 
     @property
     def rasa_url(self) -> str:

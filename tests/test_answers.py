@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
 
 from actions import answers
+from bot.db.models import CallbackRequest, Conversation
+from bot.db.session import session_scope
 from bot.settings import get_settings
+from bot.takeover import agents, engine
 from tests.conftest import user_tracker
 
 MENU = answers.MENU_BUTTONS
@@ -280,16 +284,45 @@ async def test_all_hotlines_without_customer_code(dispatcher, domain, tracker_fo
         + "\nAnh/chị cho em mã khách hàng, em sẽ chỉ đúng tổng đài phụ trách khu vực của mình ạ."]
 
 
-async def test_request_human_routed(dispatcher, domain, tracker_for):
-    tracker = tracker_for("cho tôi gặp nhân viên", "request_human", slots={"customer_code": "PD01001494350"})
+async def test_request_human_with_nobody_to_answer_stores_a_callback(db_url, dispatcher, domain, tracker_for):
+    tracker = tracker_for("cho tôi gặp nhân viên", "request_human",
+                          slots={"customer_code": "PD01001494350", "phone": "0912345678"})
     events = await answers.ActionRequestHuman().run(dispatcher, tracker, domain)
-    assert events == []
-    assert texts(dispatcher) == [
-        "Hiện em chưa chuyển được cuộc trò chuyện cho nhân viên. Anh/chị vui lòng gọi tổng đài 1900 1288 "
-        "(Tổng công ty Điện lực TP Hà Nội) để gặp trực tiếp tư vấn viên ạ."]
+    assert events == []  # the bot carries on (a running form goes on asking)
+    [message] = dispatcher.messages
+    assert message["sender"] == "system"
+    assert "Tư vấn viên sẽ gọi lại cho anh/chị theo số 0912345678" in message["text"]
+    assert "tổng đài 1900 1288 (Tổng công ty Điện lực TP Hà Nội)" in message["text"]
+    with session_scope() as s:
+        callback = s.execute(select(CallbackRequest)).scalar_one()
+    assert (callback.phone, callback.topic) == ("0912345678", "Khách muốn gặp tư vấn viên: cho tôi gặp nhân viên")
 
 
-async def test_request_human_unrouted(dispatcher, domain, tracker_for):
+async def test_request_human_in_office_hours_queues_and_silences_the_form(db_url, monkeypatch, dispatcher, domain,
+                                                                          tracker_for):
+    monkeypatch.setenv("OFFICE_HOURS", "00:00-24:00")
+    monkeypatch.setenv("OFFICE_DAYS", "1-7")
+    get_settings.cache_clear()
+    agents.add_agent("lan", "mat-khau-lan", "Lan")
+    agents.session_agent(agents.login("lan", "mat-khau-lan")[0])
+    tracker = tracker_for("gap tu van vien", "request_human", slots={"service": "meter_relocation",
+                          "requested_slot": "phone"}, form="service_form")
+    events = await answers.ActionRequestHuman().run(dispatcher, tracker, domain)
+    assert events == [FollowupAction("action_listen")]  # no form question while a person holds it
+    assert dispatcher.messages[0]["sender"] == "system" and "vị trí số 1" in dispatcher.messages[0]["text"]
+    assert engine.is_held("test-user")
+    with session_scope() as s:
+        row = s.execute(select(Conversation)).scalar_one()
+    assert row.context["form"] == "service_form" and row.context["slots"]["service"] == "meter_relocation"
+    get_settings.cache_clear()
+
+
+async def test_request_human_without_the_takeover_store_gives_the_hotline(monkeypatch, dispatcher, domain,
+                                                                         tracker_for):
+    def broken(*_args, **_kwargs):
+        raise ConnectionError("database down")
+
+    monkeypatch.setattr(answers.escalation, "escalate", broken)
     await answers.ActionRequestHuman().run(dispatcher, tracker_for("gap tu van vien", "request_human"), domain)
     assert texts(dispatcher) == [
         "Hiện em chưa chuyển được cuộc trò chuyện cho nhân viên. Anh/chị vui lòng gọi tổng đài của điện lực "

@@ -5,9 +5,10 @@ logged in the tracker without any prediction, so no rule, form or fallback can r
 message leaves (so a turn that started before a person took over, or a reminder, cannot leak). Messages
 from an agent or the system are never held back.
 
-Who holds a conversation is decided elsewhere (the takeover work): it registers a check here. With no
-check registered the bot answers everywhere. A check that fails counts as "held": when in doubt the bot
-stays silent rather than talk over a person.
+Who holds a conversation is decided by the takeover engine (bot/takeover/engine.py: a conversation in state
+`waiting` or `agent`, read from the database, so every Rasa instance agrees); `GATE` asks it. Other checks can
+be registered (tests do). A check that fails counts as "held": when in doubt the bot stays silent rather than
+talk over a person.
 """
 from __future__ import annotations
 
@@ -42,4 +43,12 @@ class Gate:
         return True
 
 
+async def held_by_takeover(_channel: str, conversation_id: str) -> bool:
+    from bot.takeover.engine import is_held
+    from connectors.base.store import run_db
+
+    return await run_db(is_held, conversation_id)
+
+
 GATE = Gate()
+GATE.register(held_by_takeover)
