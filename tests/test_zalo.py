@@ -601,3 +601,21 @@ async def test_two_processes_racing_spend_the_refresh_token_once(h, db_url):
     assert all(p.returncode == 0 for p in procs), outs
     assert [o[0].decode().strip() for o in outs] == ["sim-at-", "sim-at-"]
     assert h.sim.refresh_calls == 1
+
+
+def test_cli_login_url(monkeypatch, capsys):
+    from bot.settings import get_settings
+    from connectors.zalo import cli_login_url
+    for name, value in {"ZALO_APP_ID": APP_ID, "ZALO_APP_SECRET_KEY": APP_SECRET, "ZALO_OA_SECRET_KEY": OA_SECRET,
+                        "PUBLIC_URL": "https://cskh.example.vn"}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    assert cli_login_url(SimpleNamespace(redirect_uri=None)) == 0
+    out = capsys.readouterr().out
+    assert "https://oauth.zaloapp.com/v4/oa/permission?app_id=" + APP_ID in out and "code_challenge=" in out
+    assert "redirect_uri=https%3A%2F%2Fcskh.example.vn%2Fwebhooks%2Fzalo%2Foauth%2Fcallback" in out
+    assert APP_SECRET not in out
+    monkeypatch.setenv("ZALO_APP_SECRET_KEY", "")
+    get_settings.cache_clear()
+    assert cli_login_url(SimpleNamespace(redirect_uri=None)) == 2
+    get_settings.cache_clear()

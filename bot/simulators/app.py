@@ -6,8 +6,21 @@ import importlib
 from typing import Sequence
 
 from aiohttp import web
+from aiohttp.helpers import reify
+from yarl import URL
 
 from bot.settings import Settings
+
+
+def _url(self: web.BaseRequest) -> URL:
+    # aiohttp 3.9 builds request.url with URL.build(host="127.0.0.1:8090"), which the pinned yarl (1.25)
+    # rejects, so every sub-app route answered 500. Backport of aiohttp 3.10: the Host header is an authority.
+    return URL.build(scheme=self.scheme, authority=self.host).join(self._rel_url)
+
+
+if "authority=" not in (getattr(web.BaseRequest.url, "__doc__", "") or ""):
+    _url.__doc__ = "authority="
+    web.BaseRequest.url = reify(_url)  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings, platforms: Sequence[str] = ("zalo", "messenger")) -> web.Application:

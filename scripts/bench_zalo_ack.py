@@ -1,0 +1,115 @@
+"""Zalo webhook acknowledgement latency while every turn is slow.
+
+Runs the Zalo connector (in-process Sanic, a dialogue that takes TURN_SECONDS per message, as a slow action
+server would) and the Zalo simulator over loopback HTTP with a throw-away SQLite database, sends signed
+events from many users at once and prints the acknowledgement p50/p99 (Zalo wants the 200 within ~2 s).
+
+    .venv/bin/python scripts/bench_zalo_ack.py [--users 50] [--messages 4] [--turn-seconds 2]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def bench(users: int, messages: int, turn_seconds: float) -> None:
+    from aiohttp import web
+    from rasa.core.lock_store import InMemoryLockStore
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.domain import Domain
+    from sanic import Sanic
+
+    from bot.settings import Settings
+    from bot.simulators.zalo import SIM, create_app
+    from connectors.zalo import ZaloConfig, ZaloInput
+
+    app_id, oa_secret, app_secret = "2000000000000000001", uuid.uuid4().hex, uuid.uuid4().hex
+    access, refresh = "bench-at-" + uuid.uuid4().hex, "bench-rt-" + uuid.uuid4().hex
+    port, sim_port = free_port(), free_port()
+    sim_url = f"http://127.0.0.1:{sim_port}"
+    sim_app = create_app(Settings(zalo_app_id=app_id, zalo_oa_secret_key=oa_secret, zalo_app_secret_key=app_secret,
+                                  zalo_access_token=access, zalo_refresh_token=refresh),
+                         webhook_url=f"http://127.0.0.1:{port}/webhooks/zalo/webhook")
+    sim = sim_app[SIM]
+    sim.echo = False
+    runner = web.AppRunner(sim_app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", sim_port).start()
+
+    channel = ZaloInput(ZaloConfig(app_id=app_id, oa_secret_key=oa_secret, app_secret_key=app_secret,
+                                   access_token=access, refresh_token=refresh, api_base=sim_url, oauth_base=sim_url))
+
+    async def slow_dialogue(message) -> None:
+        await asyncio.sleep(turn_seconds)
+        await message.output_channel.send_text_message(message.sender_id, f"Đã nhận: {message.text}")
+
+    app = Sanic(f"bench_{uuid.uuid4().hex[:6]}")
+    app.ctx.agent = SimpleNamespace(tracker_store=InMemoryTrackerStore(Domain.empty()),
+                                    lock_store=InMemoryLockStore(), processor=None)
+    app.blueprint(channel.blueprint(slow_dialogue), url_prefix="/webhooks/zalo")
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
+    await server.startup()
+
+    acks: list[float] = []
+
+    async def one_user(uid: str) -> None:
+        for i in range(messages):
+            started = time.perf_counter()
+            result = await sim.say(uid, f"tin {i}")
+            acks.append(time.perf_counter() - started)
+            assert result["webhook_status"] == 200, result
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_user(str(10 ** 17 + n)) for n in range(users)))
+    sent_all = time.perf_counter() - started
+    await channel.idle()
+    done = time.perf_counter() - started
+    replies = sum(len(box) for box in sim.inbox.values())
+    acks.sort()
+    p99 = acks[min(len(acks) - 1, int(round(0.99 * (len(acks) - 1))))]
+    print(f"events: {len(acks)} from {users} users, turn {turn_seconds:.1f} s each (in order per user)")
+    print(f"ack p50: {statistics.median(acks) * 1000:.1f} ms   p99: {p99 * 1000:.1f} ms   max: {acks[-1] * 1000:.1f} ms")
+    print(f"all acknowledged after {sent_all:.2f} s; all {replies} replies sent after {done:.2f} s")
+    await channel.api.close()
+    server.close()
+    await server.wait_closed()
+    await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=4)
+    parser.add_argument("--turn-seconds", type=float, default=2.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        os.environ["DATABASE_URL"] = url
+        from bot.db.migrate import upgrade
+        from bot.settings import get_settings
+
+        get_settings.cache_clear()
+        upgrade(url)
+        asyncio.run(bench(args.users, args.messages, args.turn_seconds))
+
+
+if __name__ == "__main__":
+    main()
