@@ -46,6 +46,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.db.models import ChannelToken, ServiceRequest
 from bot.db.session import session_scope
@@ -434,7 +435,11 @@ class Tokens:
     async def access_token(self) -> str:
         state = self._state
         if state is None:
-            state = self._state = await store.run_db(load_tokens, self.config)
+            try:
+                state = await store.run_db(load_tokens, self.config)
+            except IntegrityError:  # another process imported the bootstrap row at the same moment
+                state = await store.run_db(load_tokens, self.config)
+            self._state = state
             if state is None:
                 raise TokenUnavailable("no Zalo access token: authorise the OA (python -m bot zalo login-url)")
         if state.expiring(self.config.refresh_margin):
