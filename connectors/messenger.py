@@ -73,6 +73,7 @@ UNREACHABLE_SUBCODES = {2018278, 2018108, 1545041}
 TOKEN_CODES = {190}
 TRANSIENT_CODES = {1, 2}
 PROFILE_RETRY = timedelta(hours=1)
+ECHO_DELAY = 2.0  # without MESSENGER_APP_ID an echo is judged after our own send has been logged
 
 UNSUPPORTED_TEXT = ("Dạ em chưa xem được loại nội dung này ạ. Anh/chị nhắn bằng chữ giúp em nhé; khi báo mất điện, "
                     "anh/chị có thể gửi ảnh hoặc vị trí.")
@@ -669,8 +670,10 @@ class MessengerInput(ChannelInput):
 
     async def handle(self, event: Event, on_new_message: Handler) -> None:
         """One event, in the intake queue of its user."""
-        if event.kind == "echo":
+        if event.kind == "echo" and self.config.app_id:
             await self._echo(event)
+        elif event.kind == "echo":  # no app id to tell ours apart: give our send's log time to land
+            self._later(self._echo(event, delay=ECHO_DELAY))
         elif event.standby:
             logger.debug("messenger: standby %s of %s not answered (another app owns the thread)",
                          event.kind, event.psid)
@@ -725,8 +728,9 @@ class MessengerInput(ChannelInput):
             await store.run_db(store.update_user, CHANNEL_NAME, psid, display_name=name[:200])
         return name or None
 
-    async def _echo(self, event: Event) -> None:
+    async def _echo(self, event: Event, delay: float = 0.0) -> None:
         """Ours -> ignored. Another app's or the Page inbox's -> a human reply on the conversation."""
+        await asyncio.sleep(delay)
         message = event.data["message"]
         mid = str(message.get("mid") or "")
         app_id = str(message.get("app_id") or "")
@@ -762,7 +766,12 @@ class MessengerInput(ChannelInput):
     def _later(self, job: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(job)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("messenger: background job failed", exc_info=task.exception())
 
 
 # ---------------------------------------------------------------------------------------- page setup

@@ -25,6 +25,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 from collections import deque
@@ -36,6 +37,7 @@ from aiohttp import web
 from bot.settings import Settings
 from bot.simulators.page import add_chat_page
 
+logger = logging.getLogger(__name__)
 TITLE = "Facebook Messenger (mô phỏng)"
 PAGE_ID = "1000000000000001"
 PAGE_INBOX_APP_ID = "263902037430900"
@@ -111,7 +113,8 @@ class MetaSimulator:
         try:
             async with self._http.post(self.webhook_url, data=raw, headers=headers) as resp:
                 status = resp.status
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            logger.warning("messenger simulator: webhook to %s failed: %s", self.webhook_url, exc.__class__.__name__)
             status = 0
         self.webhooks.append({"body": raw.decode(), "status": status})
         return status
@@ -400,9 +403,21 @@ def _control_routes(app: web.Application, sim: MetaSimulator) -> None:
     app.router.add_get("/control/requests", requests_)
 
 
+@web.middleware
+async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A simulator bug answers JSON with its name (aiohttp 3.9's own error page trips over newer yarl)."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported to the caller and logged
+        logger.exception("messenger simulator: %s failed", request.path)
+        return web.json_response({"ok": False, "error": exc.__class__.__name__}, status=500)
+
+
 def create_app(settings: Settings, webhook_url: Optional[str] = None) -> web.Application:
     sim = MetaSimulator(settings, webhook_url)
-    app = web.Application()
+    app = web.Application(middlewares=[_errors])
     app[SIM] = sim
     app.router.add_post("/{version}/me/messages", sim.messages)
     app.router.add_route("*", "/{version}/me/messenger_profile", sim.messenger_profile)
