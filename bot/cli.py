@@ -74,6 +74,52 @@ def _run(args: argparse.Namespace) -> int:
     return run(setup=not args.no_setup)
 
 
+def _agents_add(args: argparse.Namespace) -> int:
+    from getpass import getpass
+
+    from bot.takeover.agents import add_agent
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass("Mật khẩu: ")
+        if getpass("Nhập lại mật khẩu: ") != password:
+            print("Hai lần nhập mật khẩu không khớp.", file=sys.stderr)
+            return 1
+    try:
+        agent = add_agent(args.name, password, args.display_name, "supervisor" if args.supervisor else "agent")
+    except ValueError as exc:
+        print(f"Không tạo được tài khoản: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - e.g. the name is taken
+        print(f"Không tạo được tài khoản {args.name}: {exc.__class__.__name__}", file=sys.stderr)
+        return 1
+    print(f"Đã tạo tài khoản {agent.username} ({agent.display_name}, {agent.role}).")
+    return 0
+
+
+def _agents_list(_args: argparse.Namespace) -> int:
+    from bot.takeover.agents import list_agents
+
+    rows = list_agents()
+    if not rows:
+        print("Chưa có tài khoản tư vấn viên nào: python -m bot agents add TEN")
+    for row in rows:
+        state = "đang dùng" if row["active"] else "đã khóa"
+        print(f"{row['username']:<20} {row['display_name']:<24} {row['role']:<10} {state}")
+    return 0
+
+
+def _agents_disable(args: argparse.Namespace) -> int:
+    from bot.takeover.agents import set_active
+
+    if not set_active(args.name, False):
+        print(f"Không có tài khoản {args.name}.", file=sys.stderr)
+        return 1
+    print(f"Đã khóa tài khoản {args.name}; các phiên đăng nhập của tài khoản đã bị hủy.")
+    return 0
+
+
 def _zalo_login_url(args: argparse.Namespace) -> int:
     from connectors.zalo import cli_login_url  # the CLI is an entry point: it may reach the connectors
 
@@ -116,6 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start Rasa, the action server and the web app")
     run.add_argument("--no-setup", action="store_true", help="skip migrations and demo data")
     run.set_defaults(func=_run)
+
+    agents = sub.add_parser("agents", help="agent console accounts").add_subparsers(dest="agents_command",
+                                                                                     required=True)
+    add = agents.add_parser("add", help="create an account (the password is asked for)")
+    add.add_argument("name")
+    add.add_argument("--display-name", help="name shown to customers (default: the account name)")
+    add.add_argument("--supervisor", action="store_true", help="sees and may act on every conversation")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(func=_agents_add)
+    agents.add_parser("list", help="list accounts").set_defaults(func=_agents_list)
+    disable = agents.add_parser("disable", help="lock an account and end its sessions")
+    disable.add_argument("name")
+    disable.set_defaults(func=_agents_disable)
 
     zalo = sub.add_parser("zalo", help="Zalo OA channel").add_subparsers(dest="zalo_command", required=True)
     login = zalo.add_parser("login-url", help="print the OA permission URL (OAuth v4 with PKCE)")

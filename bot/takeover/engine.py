@@ -11,6 +11,7 @@ second queue entry.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional
@@ -150,3 +151,22 @@ def stale(session: Session, state: str, column: Any, older_than: timedelta, now:
     """Conversations in `state` whose `column` is older than the limit (queue timeout, idle agent)."""
     cutoff = (now or utcnow()) - older_than
     return list(session.execute(select(Conversation).where(Conversation.state == state, column < cutoff)).scalars())
+
+
+_RATING = re.compile(r'^/csat\{\s*"score"\s*:\s*"?([1-5])"?\s*\}$')
+
+
+def rating_reply(conversation_id: str, text: str) -> Optional[str]:
+    """A satisfaction rating tapped after a person resolved the conversation: stored once, thanked.
+    Any other text is not a rating (None) and goes to the bot as usual."""
+    match = _RATING.match((text or "").strip())
+    if not match:
+        return None
+    with session_scope() as session:
+        done = session.execute(update(Conversation).where(
+            Conversation.conversation_id == conversation_id, Conversation.state == "closed",
+            Conversation.csat_score.is_(None)).values(csat_score=int(match.group(1)), updated_at=utcnow())
+            .execution_options(synchronize_session=False))
+    if done.rowcount == 1:
+        return "Cảm ơn anh/chị đã đánh giá! Em luôn sẵn sàng hỗ trợ khi anh/chị cần ạ."
+    return "Dạ, em đã ghi nhận đánh giá của anh/chị rồi ạ. Anh/chị cần hỗ trợ gì thêm cứ nhắn em nhé."

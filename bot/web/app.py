@@ -1,4 +1,5 @@
-"""aiohttp application factory: demo page + chat widget assets (the agent console is added here later).
+"""aiohttp application factory: demo page + chat widget assets, and the agent console's API
+(bot/takeover/api.py, under /api/) with the takeover sweeper (queue timeouts, idle hand-backs).
 
 Routes
   GET /                           demo customer-care page (web/demo.html) with the widget on it
@@ -11,16 +12,19 @@ Only the files listed in ASSETS are served (never the web/ directory itself: pac
 """
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from bot import PROJECT_ROOT
 from bot.settings import Settings
+from bot.takeover import api as takeover_api
+from bot.takeover import sweeper
 
 logger = logging.getLogger(__name__)
 
@@ -119,14 +123,23 @@ def add_widget_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
 
 
+async def _sweeper(app: web.Application) -> Any:
+    task = asyncio.ensure_future(sweeper.run_forever(app[SETTINGS_KEY]))
+    yield
+    task.cancel()
+
+
 def create_app(settings: Settings, *, server_url: Optional[str] = None,
-               web_root: Optional[Path] = None) -> web.Application:
+               web_root: Optional[Path] = None, sweep: bool = True) -> web.Application:
     """The web application. `server_url` overrides the Rasa URL given to the widget on the demo page."""
-    app = web.Application(middlewares=[security_headers])
+    app = web.Application(middlewares=[security_headers, takeover_api.auth])
     app[SETTINGS_KEY] = settings
     app[SERVER_URL_KEY] = server_url or ""
     app[WEB_ROOT_KEY] = web_root or WEB_ROOT
     add_widget_routes(app)
+    takeover_api.add_routes(app, settings)
+    if sweep:
+        app.cleanup_ctx.append(_sweeper)
     if not (app[WEB_ROOT_KEY] / "vendor" / "socket.io.min.js").is_file():
         logger.warning(SETUP_HINT)
     return app

@@ -7,12 +7,14 @@ message into an `Incoming` and calls `accept()`, then answers the platform at on
      restart and on another Rasa instance),
   3. maps a typed number to the option it names when our last message offered a numbered list,
   4. queues the turn (`TurnRunner`: in order per conversation, concurrent across conversations).
-When the turn's time comes the takeover gate is asked: if a person holds the conversation the message is
-logged in the tracker (NLU only, no prediction, nothing sent); otherwise Rasa handles it, with a typing
-indicator meanwhile. A turn that fails releases the claim and tells the customer to try again.
+When the turn's time comes the takeover gate is asked: first whether the takeover engine takes the message
+itself (a satisfaction rating), then whether a person holds the conversation: then the message is logged in
+the tracker (NLU only, no prediction, nothing sent); otherwise Rasa handles it, with a typing indicator
+meanwhile. A turn that fails releases the claim and tells the customer to try again.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
@@ -46,6 +48,7 @@ class Incoming:
     text: str
     message_id: str
     metadata: Dict[str, Any] = field(default_factory=dict)
+    done: Optional[asyncio.Future] = None  # set when the turn has run (for channels that answer in the request)
 
 
 class AppBlueprint(Blueprint):
@@ -89,7 +92,7 @@ class ChannelInput(InputChannel):
             text, metadata = await self._resolve_choice(incoming.conversation_id, text, metadata)
         message = UserMessage(text, output, incoming.conversation_id, input_channel=self.name(),
                               message_id=incoming.message_id, metadata=metadata)
-        self.turns.submit(incoming.conversation_id, lambda: self._turn(on_new_message, message, output))
+        self.turns.submit(incoming.conversation_id, lambda: self._turn(on_new_message, message, output, incoming.done))
         return "ok"
 
     async def _resolve_choice(self, conversation_id: str, text: str,
@@ -107,8 +110,20 @@ class ChannelInput(InputChannel):
             return text, metadata
         return choices[index]["payload"], {**metadata, "display_text": choices[index]["title"]}
 
-    async def _turn(self, on_new_message: Handler, message: UserMessage, output: ChannelOutput) -> None:
+    async def _turn(self, on_new_message: Handler, message: UserMessage, output: ChannelOutput,
+                    done: Optional[asyncio.Future] = None) -> None:
+        try:
+            await self._run_turn(on_new_message, message, output)
+        finally:
+            if done is not None and not done.done():
+                done.set_result(None)
+
+    async def _run_turn(self, on_new_message: Handler, message: UserMessage, output: ChannelOutput) -> None:
         conversation_id = message.sender_id
+        answer = await self.gate.intercept(self.name(), conversation_id, message.text)
+        if answer is not None:  # e.g. a satisfaction rating: the takeover engine took it, Rasa never sees it
+            await output.send(conversation_id, {"sender": "system", "text": answer})
+            return
         if not await self.gate.bot_may_answer(self.name(), conversation_id):
             await self.log_only(message)
             return

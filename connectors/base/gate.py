@@ -13,16 +13,34 @@ talk over a person.
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable, List
+from typing import Awaitable, Callable, List, Optional
 
 logger = logging.getLogger(__name__)
 
 HoldCheck = Callable[[str, str], Awaitable[bool]]  # (channel, conversation_id) -> True if a person holds it
+# (channel, conversation_id, text) -> a reply if the message was taken before Rasa (e.g. a satisfaction rating)
+Interceptor = Callable[[str, str, str], Awaitable[Optional[str]]]
 
 
 class Gate:
     def __init__(self) -> None:
         self._checks: List[HoldCheck] = []
+        self._interceptors: List[Interceptor] = []
+
+    def intercept_with(self, interceptor: Interceptor) -> None:
+        if interceptor not in self._interceptors:
+            self._interceptors.append(interceptor)
+
+    async def intercept(self, channel: str, conversation_id: str, text: str) -> Optional[str]:
+        for interceptor in list(self._interceptors):
+            try:
+                answer = await interceptor(channel, conversation_id, text)
+            except Exception:  # noqa: BLE001 - then the message goes its usual way
+                logger.exception("interceptor failed for %s", conversation_id)
+                continue
+            if answer is not None:
+                return answer
+        return None
 
     def register(self, check: HoldCheck) -> None:
         if check not in self._checks:
@@ -50,5 +68,13 @@ async def held_by_takeover(_channel: str, conversation_id: str) -> bool:
     return await run_db(is_held, conversation_id)
 
 
+async def rating_for_takeover(_channel: str, conversation_id: str, text: str) -> Optional[str]:
+    from bot.takeover.engine import rating_reply
+    from connectors.base.store import run_db
+
+    return await run_db(rating_reply, conversation_id, text) if text.startswith("/csat") else None
+
+
 GATE = Gate()
 GATE.register(held_by_takeover)
+GATE.intercept_with(rating_for_takeover)
