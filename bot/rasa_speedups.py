@@ -1,0 +1,171 @@
+"""Fixes for three hot spots of the Rasa 3.6.21 server, found with py-spy under load (README, "Speed").
+
+Applied when the Rasa server loads our channels (`connectors/__init__.py` imports this module; in a process
+that has not loaded Rasa's dialogue core, e.g. the CLI, nothing is imported or patched). Each fix keeps
+Rasa's behaviour (same checks, same errors, same query) and only removes repeated work:
+
+1. `RemoteAction._validate_action_result` calls `jsonschema.validate`, which re-checks the *schema itself*
+   against the meta-schema on every action response (about half the server's CPU under load). The validator is
+   built once, its schema checked once; a valid response takes the `is_valid` fast path, an invalid one raises
+   the same `best_match` error with Rasa's message.
+2. `Event.resolve_by_type` walks `all_subclasses(Event)` (with `inspect.isabstract` on each) for every event of
+   every tracker it rebuilds. A dict by type name, rebuilt when a name is missing (a subclass imported later).
+3. `SQLTrackerStore._retrieve` loads every event as an ORM object to read one column; it now selects only the
+   `data` column with Rasa's own query (same filter, same order).
+
+Pinned to one Rasa version: on any other version nothing is patched and a loud warning says so (the patched
+methods may have changed). `RASA_SPEEDUPS=false` turns the fixes off (to compare in the load benchmark).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Any, Dict, Optional, Text, Type
+
+logger = logging.getLogger(__name__)
+
+RASA_VERSION = "3.6.21"
+_applied: Optional[bool] = None
+
+
+def enabled() -> bool:
+    return os.environ.get("RASA_SPEEDUPS", "true").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def apply() -> bool:
+    """Patch Rasa once; True when the fixes are active."""
+    global _applied
+    if _applied is not None:
+        return _applied
+    import rasa
+
+    if not enabled():
+        logger.info("rasa_speedups: off (RASA_SPEEDUPS=false)")
+        _applied = False
+    elif rasa.__version__ != RASA_VERSION:
+        message = (f"rasa_speedups: Rasa {rasa.__version__} is not {RASA_VERSION}; the hot-path fixes are NOT "
+                   f"applied (expect about half the throughput). Check bot/rasa_speedups.py against this version.")
+        logger.warning(message)
+        print(f"WARNING: {message}", file=sys.stderr, flush=True)
+        _applied = False
+    else:
+        _patch_action_validation()
+        _patch_event_lookup()
+        _patch_sql_retrieve()
+        logger.info("rasa_speedups: on (action response validation, event lookup, SQL tracker reads)")
+        _applied = True
+    return _applied
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. action response validation
+# ---------------------------------------------------------------------------------------------------------
+
+_validator: Any = None
+
+
+def action_response_validator() -> Any:
+    """The jsonschema validator of Rasa's action response format, its schema checked once."""
+    global _validator
+    if _validator is None:
+        from jsonschema.validators import validator_for
+        from rasa.core.actions.action import RemoteAction
+
+        schema = RemoteAction.action_response_format_spec()
+        cls = validator_for(schema)
+        cls.check_schema(schema)
+        _validator = cls(schema)
+    return _validator
+
+
+def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+    """Drop-in for `RemoteAction._validate_action_result` (same error and message when invalid)."""
+    from jsonschema import exceptions
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    validator = action_response_validator()
+    if validator.is_valid(result):
+        return True
+    error = exceptions.best_match(validator.iter_errors(result))
+    error.message += (
+        f". Failed to validate Action server response from API, "
+        f"make sure your response from the Action endpoint is valid. "
+        f"For more information about the format visit "
+        f"{DOCS_BASE_URL}/custom-actions"
+    )
+    raise error
+
+
+def _patch_action_validation() -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    RemoteAction._validate_action_result = validate_action_result
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2. event class by type name
+# ---------------------------------------------------------------------------------------------------------
+
+_event_classes: Dict[Text, Type[Any]] = {}
+
+
+def _index_event_classes() -> None:
+    import rasa.shared.utils.common
+    from rasa.shared.core.events import Event
+
+    index: Dict[Text, Type[Any]] = {}
+    for cls in rasa.shared.utils.common.all_subclasses(Event):
+        index.setdefault(cls.type_name, cls)  # the first match wins, as in Rasa's loop
+    _event_classes.clear()
+    _event_classes.update(index)
+
+
+def resolve_by_type(type_name: Text, default: Optional[Type[Any]] = None) -> Optional[Type[Any]]:
+    """Drop-in for `Event.resolve_by_type`."""
+    cls = _event_classes.get(type_name)
+    if cls is None:
+        _index_event_classes()
+        cls = _event_classes.get(type_name)
+    if cls is not None:
+        return cls
+    if type_name == "topic":
+        return None  # Rasa's backwards compatibility for old TopicSet events
+    if default is not None:
+        return default
+    raise ValueError(f"Unknown event name '{type_name}'.")
+
+
+def _patch_event_lookup() -> None:
+    from rasa.shared.core.events import Event
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 3. SQL tracker store: read only the serialised events
+# ---------------------------------------------------------------------------------------------------------
+
+
+async def sql_retrieve(self: Any, sender_id: Text, fetch_events_from_all_sessions: bool) -> Any:
+    """Drop-in for `SQLTrackerStore._retrieve`: Rasa's query, one column."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    with self.session_scope() as session:
+        query = self._event_query(session, sender_id,
+                                  fetch_events_from_all_sessions=fetch_events_from_all_sessions)
+        events = [json.loads(data) for (data,) in query.with_entities(self.SQLEvent.data).all()]
+    if self.domain and events:
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+    return None
+
+
+def _patch_sql_retrieve() -> None:
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    SQLTrackerStore._retrieve = sql_retrieve
+
+
+if "rasa.core.processor" in sys.modules:  # inside a Rasa server: everything patched is loaded already
+    apply()
