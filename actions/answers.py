@@ -7,7 +7,7 @@ import re
 from typing import Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -295,7 +295,8 @@ class ActionAnswerHotline(Action):
 class ActionRequestHuman(Action):
     """Intent request_human (any time, also mid-form; the "Gặp tư vấn viên" buttons): hand the conversation to
     a person (bot/takeover/escalation.py). Queued: the customer is told their place, the bot goes silent
-    (the channels' gate) and a half-filled form stays active, so it resumes after the hand back. Nobody can
+    (the channels' gate; a running form asks nothing while held: actions/ask.py) and a half-filled form stays
+    active, so it resumes after the hand back. Nobody can
     answer now: a callback request is stored and the bot carries on. The takeover store unreachable: the
     hotline, as before takeover existed."""
 
@@ -319,10 +320,7 @@ class ActionRequestHuman(Action):
             return clear_pending(tracker)
         # "system": this line must pass the gate that the escalation has just closed for the bot
         dispatcher.utter_message(text=outcome.text, sender="system")
-        events = clear_pending(tracker)
-        if outcome.queued:
-            events.append(FollowupAction("action_listen"))  # no form question while a person holds it
-        return events
+        return clear_pending(tracker)
 
 
 def last_customer_words(tracker: Tracker) -> str:

@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import dialogue as dlg
+from actions.tracker_helpers import held_by_person
 from bot.catalogue import Catalogue, Service, load_catalogue
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class _AskBase(Action, ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
+        if held_by_person(tracker):
+            return []  # a person answers now; the hand-back line reminds the customer of this question
         catalogue = load_catalogue()
         service = dlg.service_of(tracker.get_slot("service"), catalogue)
         error = tracker.get_slot("slot_error")

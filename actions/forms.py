@@ -21,7 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import dialogue as dlg
 from actions.customers import current_planned_outage, lookup_customer
-from actions.tracker_helpers import previous_value
+from actions.tracker_helpers import held_by_person, previous_value
 from bot import validators as val
 from bot.catalogue import Catalogue, Service, load_catalogue
 from bot.localtime import today
@@ -108,6 +108,7 @@ class FormTurn:
         self._outage_check()
         if "confirm" in c and self.get("confirm") is True and self._missing_fields():
             self.set("confirm", None)  # "yes" before everything was collected: the summary comes later
+        self._void_confirm_if_changed()
         if self.fails != dict(self.tracker.get_slot("failed_tries") or {}):
             self.set("failed_tries", self.fails or None)
         if self.error:
@@ -118,6 +119,19 @@ class FormTurn:
         values = dict(c)
         values.update(self.updates)
         return [SlotSet(name, value) for name, value in values.items()]
+
+    def _void_confirm_if_changed(self) -> None:
+        """A "yes" that also changes a field ("đúng rồi, số em là 09..." or a crafted `/affirm{"phone":..}`)
+        confirms nothing: the customer has not seen the new value. The summary is shown again."""
+        if self.get("confirm") is not True or "confirm" not in self.candidates:
+            return
+        service = self.service
+        fields = dlg.form_fields(service) if service else ()
+        changed = [s for s in fields if s in self.updates and self.get(s) != previous_value(self.tracker, s)]
+        if changed:
+            self.set("confirm", None)
+            self.error = {"slot": "confirm", "text": "Em đã cập nhật thông tin anh/chị vừa gửi; anh/chị xem "
+                                                     "lại trước khi xác nhận giúp em nhé."}
 
     def _missing_fields(self) -> list[str]:
         service = self.service
@@ -369,6 +383,8 @@ class ValidateServiceForm(FormValidationAction):
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> list[EventType]:
+        if held_by_person(tracker):
+            return []  # the message that escalated is no answer; the form waits for the hand-back
         try:
             return FormTurn(tracker, dispatcher, load_catalogue()).run()
         except Exception:  # noqa: BLE001 - never let one bad message kill the conversation

@@ -2,6 +2,7 @@
 values before this turn, and the open look-up question (slot `lookup_pending`)."""
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Optional
 
@@ -13,6 +14,7 @@ from bot.identifiers import CUSTOMER_CODE_IN_TEXT_RE
 # Which look-up asked for a code or an area ("bill", "outage", "request_status"), so that the customer's
 # next `inform` reaches the same action (data/rules_lookups.yml).
 PENDING_SLOT = "lookup_pending"
+logger = logging.getLogger(__name__)
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -76,3 +78,15 @@ def pending_events(tracker: Tracker, value: Optional[str]) -> list[EventType]:
 def clear_pending(tracker: Tracker) -> list[EventType]:
     """Another topic was understood: a look-up question left open is dropped."""
     return pending_events(tracker, None)
+
+
+def held_by_person(tracker: Tracker) -> bool:
+    """A person holds the conversation (human takeover): a running form keeps its place but asks nothing,
+    so the rules' path (request_human -> form) stays intact for when the bot gets the conversation back."""
+    try:
+        from bot.takeover.engine import is_held
+
+        return is_held(tracker.sender_id)
+    except Exception:  # noqa: BLE001 - without the takeover store nobody can hold a conversation
+        logger.exception("could not read the takeover state of %s", tracker.sender_id)
+        return False

@@ -5,6 +5,7 @@ import os
 import uuid
 from typing import Any, Dict, Iterator, Optional
 
+import aiohttp
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -14,6 +15,11 @@ from bot.db import session as db_session
 from bot.db.migrate import upgrade
 from bot.db.models import Base
 from bot.settings import get_settings
+
+if not hasattr(aiohttp, "ClientWSTimeout"):
+    # python-engineio 4.15's websocket client expects aiohttp >= 3.10; with the pinned 3.9 a float timeout
+    # is what ws_connect() takes. Test-side only: the project never uses the Python socket.io client.
+    aiohttp.ClientWSTimeout = lambda ws_close=None, ws_receive=None: ws_close  # type: ignore[attr-defined]
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

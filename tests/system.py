@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Optional
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,7 @@ class RunningSystem:
         return self.process.returncode
 
 
-def start_system(tmp_path: Path, timeout: float = 400) -> RunningSystem:
+def start_system(tmp_path: Path, timeout: float = 400, extra_env: Optional[dict] = None) -> RunningSystem:
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: run `make train` first (make test does)")
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'system.db'}",
@@ -94,6 +95,7 @@ def start_system(tmp_path: Path, timeout: float = 400) -> RunningSystem:
                PYTHONUNBUFFERED="1")
     for name in [k for k in env if k.startswith(("ZALO_", "MESSENGER_"))]:
         env.pop(name)  # the platforms come from the simulators
+    env.update(extra_env or {})
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     system = RunningSystem(proc, env)

@@ -36,10 +36,6 @@ from connectors.webchat import (
 TOKEN = "s3cret-token"
 pytestmark = pytest.mark.usefixtures("db_url")  # the shared inbox and send log live in the project database
 Sanic.test_mode = True  # several apps in one process (Sanic's touch-up must not re-patch patched code)
-if not hasattr(aiohttp, "ClientWSTimeout"):
-    # python-engineio 4.15's websocket client expects aiohttp >= 3.10; with the pinned 3.9 a float timeout
-    # is what ws_connect() takes. Test-side only: the project never uses the Python socket.io client.
-    aiohttp.ClientWSTimeout = lambda ws_close=None, ws_receive=None: ws_close  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -91,6 +91,7 @@ def login(username: str, password: str) -> Optional[tuple]:
         except (VerificationError, InvalidHashError):
             return None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        agent.last_seen_at = utcnow()
         session.add(AgentSession(token_hash=_token_hash(token), agent_id=agent.id, csrf_token=csrf,
                                  expires_at=utcnow() + SESSION_LIFETIME))
         return token, csrf, _info(agent)

@@ -33,11 +33,12 @@ class PushError(RuntimeError):
 async def _call(settings: Settings, method: str, path: str, http: Optional[aiohttp.ClientSession],
                 base_url: Optional[str], **kwargs: Any) -> Any:
     url = f"{(base_url or settings.rasa_url).rstrip('/')}{path}"
-    headers = {"Authorization": f"Bearer {settings.rasa_token}"}
+    # Rasa's --auth-token is read from the `token` query parameter (an Authorization header means a JWT there)
+    params = {**kwargs.pop("params", {}), "token": settings.rasa_token}
     own = http is None
     http = http or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
     try:
-        async with http.request(method, url, headers=headers, **kwargs) as resp:
+        async with http.request(method, url, params=params, **kwargs) as resp:
             try:
                 data = await resp.json(content_type=None)
             except ValueError:
