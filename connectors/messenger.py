@@ -44,12 +44,12 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 import aiohttp
 from rasa.core.channels.channel import OutputChannel, UserMessage
-from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import IntegrityError
 
+from bot.takeover import engine, notify
 from connectors.base import AppBlueprint, ChannelInput, ChannelOutput, Delivery, Incoming, TOO_LONG_TEXT
 from connectors.base import conversation_id_for, retrying, store, user_id_in
 from connectors.base.message import custom_as_text, numbered_list, split_text
@@ -681,10 +681,27 @@ class MessengerInput(ChannelInput):
             conversation_id = conversation_id_for(CHANNEL_NAME, event.psid)
             event_id = f"handover:{event.psid}:{event.timestamp}"
             await store.run_db(_record_handover, conversation_id, event_id, handover_text(event.data))
+            await self._thread_owner(conversation_id, event)
         elif event.kind in ("message", "postback", "referral"):
             await self._customer(event, on_new_message)
         else:
             logger.debug("messenger: %s event of %s ignored", event.kind, event.psid)
+
+    async def _thread_owner(self, conversation_id: str, event: Event) -> None:
+        """Thread control passed to another app (the Page inbox): a person holds the conversation and the bot
+        steps aside. Passed back to us: the bot answers again, unless a console agent holds it."""
+        passed = event.data.get("pass_thread_control") or event.data.get("take_thread_control")
+        if not isinstance(passed, dict) or not passed.get("new_owner_app_id"):
+            return
+        ours = str(passed["new_owner_app_id"]) == str(self.config.app_id or "")
+        try:
+            if ours:
+                await store.run_db(engine.platform_release, conversation_id)
+            else:
+                await store.run_db(engine.platform_reply, conversation_id, CHANNEL_NAME)
+            notify.publish("handover", conversation_id)
+        except Exception:  # noqa: BLE001 - recorded in channel_messages either way
+            logger.exception("messenger: thread control change of %s not applied", conversation_id)
 
     async def _customer(self, event: Event, on_new_message: Handler) -> None:
         conversation_id = conversation_id_for(CHANNEL_NAME, event.psid)
@@ -739,29 +756,9 @@ class MessengerInput(ChannelInput):
         if mid and await store.run_db(store.was_sent_by_us, CHANNEL_NAME, mid):
             return
         text = message.get("text") if isinstance(message.get("text"), str) else ""
-        await self.record_human_reply(event.psid, mid, text or "[tệp đính kèm]", app_id or PAGE_INBOX_APP_ID)
-
-    async def record_human_reply(self, psid: str, mid: str, text: str, app_id: str) -> bool:
-        """Record a message a person sent outside the bot; False if it was recorded before."""
-        conversation_id = conversation_id_for(CHANNEL_NAME, psid)
-        try:
-            await store.run_db(store.record_outbound, CHANNEL_NAME, conversation_id, "agent", text, "sent",
-                               [mid] if mid else None)
-        except IntegrityError:
-            return False  # a redelivered echo
-        await store.run_db(store.update_user, CHANNEL_NAME, psid, human_reply_at=_now())
-        name = HUMAN_NAMES.get(app_id, f"Ứng dụng khác ({app_id})")
-        agent = self.agent
-        if agent is None or getattr(agent, "tracker_store", None) is None:
-            return True
-        try:
-            async with agent.lock_store.lock(conversation_id):
-                tracker = await agent.tracker_store.get_or_create_tracker(conversation_id)
-                tracker.update(BotUttered(text, metadata={"sender": "agent", "sender_name": name}))
-                await agent.tracker_store.save(tracker)
-        except Exception:  # noqa: BLE001 - the channel_messages row still holds it
-            logger.exception("messenger: could not add a human reply to the tracker of %s", conversation_id)
-        return True
+        app_id = app_id or PAGE_INBOX_APP_ID
+        await self.record_human_reply(conversation_id_for(CHANNEL_NAME, event.psid), event.psid, mid or None,
+                                      text or "[tệp đính kèm]", HUMAN_NAMES.get(app_id, f"Ứng dụng khác ({app_id})"))
 
     def _later(self, job: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(job)

@@ -41,7 +41,6 @@ from urllib.parse import urlencode
 
 import aiohttp
 from rasa.core.channels.channel import OutputChannel, UserMessage
-from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -951,27 +950,9 @@ class ZaloInput(ChannelInput):
             if await store.run_db(store.was_sent_by_us, CHANNEL_NAME, msg_id):
                 return
             text = str((event.get("message") or {}).get("text") or f"[{event.get('event_name')}]")
-            await self.record_human_reply(conversation_id, user_id, msg_id, text)
+            await self.record_human_reply(conversation_id, user_id, msg_id, text, "Zalo OA")
         except Exception:  # noqa: BLE001 - an echo must never break anything else
             logger.exception("zalo: could not record an OA echo in %s", conversation_id)
-
-    async def record_human_reply(self, conversation_id: str, user_id: str, msg_id: str, text: str) -> None:
-        """A person answered from Zalo's OA chat: log it (channel_messages, tracker, human_reply_at) so the
-        takeover work can pause the bot. Nothing is sent."""
-        try:
-            await store.run_db(store.record_outbound, CHANNEL_NAME, conversation_id, "agent", text, "sent", [msg_id])
-        except Exception:  # noqa: BLE001 - the same echo delivered twice: the unique id says it is recorded
-            logger.info("zalo: OA echo %s already recorded", msg_id)
-            return
-        await store.run_db(store.update_user, CHANNEL_NAME, user_id, human_reply_at=utcnow())
-        agent = self.agent
-        if agent is not None and getattr(agent, "tracker_store", None) is not None:
-            async with agent.lock_store.lock(conversation_id):
-                tracker = await agent.tracker_store.get_or_create_tracker(conversation_id)
-                tracker.update(BotUttered(text, metadata={"sender": "agent", "sender_name": "Zalo OA",
-                                                          "zalo_msg_id": msg_id}))
-                await agent.tracker_store.save(tracker)
-        logger.info("zalo: a person answered %s from the OA chat; recorded", conversation_id)
 
     # -- profile -------------------------------------------------------------------------------
 

@@ -195,3 +195,29 @@ async def test_escalate_silence_reply_and_hand_back(system, channel):
             assert after["active_loop"]["name"] == "service_form"  # the form resumed where it was
         finally:
             await customer.close()
+
+
+@pytest.mark.parametrize("channel, inbox", [("zalo", ("api/event", {"kind": "agent_reply"})),
+                                            ("messenger", ("control/inbox_reply", {}))])
+async def test_a_person_answering_in_the_platform_inbox_silences_the_bot(system, channel, inbox):
+    async with aiohttp.ClientSession() as http:
+        console = await Console(system, http).login("minh")
+        customer = PlatformCustomer(system, http, channel)
+        await customer.say("xin chào")
+        await new_messages(customer, 0, "the greeting")
+        path, extra = inbox
+        async with http.post(f"{customer.base}/{path}", json={"user_id": customer.user_id,
+                                                              "text": "Chào anh, em là Hà bên CSKH ạ", **extra}) as r:
+            assert r.status == 200 and (await r.json())["webhook_status"] == 200
+        held = await console.find(customer.conversation_id, "agent")
+        assert held["agent_id"] is None  # a person outside the console holds it
+        seen = len(await customer.messages())
+        for text in ("giá điện bậc 1 bao nhiêu", "cho tôi tra cứu hóa đơn", "alo"):
+            await customer.say(text)
+
+        async def three_logged() -> Any:
+            log = (await console.get(f"/conversations/{held['id']}"))["messages"]
+            return len([m for m in log if m["direction"] == "in" and m["status"] == "held"]) == 3
+        await until(three_logged, what="the customer's messages held for the person")
+        await asyncio.sleep(2.0)
+        assert (await customer.messages())[seen:] == []  # the bot stepped aside

@@ -142,6 +142,17 @@ def platform_reply(conversation_id: str, channel: str) -> Dict[str, Any]:
         return as_dict(row)
 
 
+def platform_release(conversation_id: str) -> bool:
+    """The platform handed the thread back (Messenger's Page inbox marked it done): the bot answers again,
+    unless an agent of ours holds the conversation in the console."""
+    with session_scope() as session:
+        done = session.execute(update(Conversation).where(
+            Conversation.conversation_id == conversation_id, Conversation.state == "agent",
+            Conversation.agent_id.is_(None)).values(state="bot", updated_at=utcnow())
+            .execution_options(synchronize_session=False))
+        return done.rowcount == 1
+
+
 def as_dict(row: Conversation) -> Dict[str, Any]:
     return {c.name: getattr(row, c.name) for c in Conversation.__table__.columns}
 

@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, Sanic
+from sqlalchemy.exc import IntegrityError
+
+from bot.localtime import utcnow
+from bot.takeover import engine, notify
 
 from connectors.base import store
 from connectors.base.gate import GATE, Gate
@@ -146,6 +151,37 @@ class ChannelInput(InputChannel):
             await store.run_db(store.mark_inbound, self.name(), message.message_id, "held")
         except Exception:  # noqa: BLE001 - the inbound row still holds the text
             logger.exception("%s: could not log a held message of %s", self.name(), message.sender_id)
+
+    async def record_human_reply(self, conversation_id: str, user_id: str, platform_message_id: Optional[str],
+                                 text: str, sender_name: str) -> bool:
+        """A person answered from the platform's own inbox (Zalo OA chat, Meta Business Suite): log it
+        (channel_messages, the channel user, the tracker as an agent message) and hand the conversation to a
+        person in the takeover engine, so the bot steps aside until someone hands it back. Nothing is sent.
+        False if this echo was recorded before."""
+        channel = self.name()
+        try:
+            await store.run_db(store.record_outbound, channel, conversation_id, "agent", text, "sent",
+                               [platform_message_id] if platform_message_id else None)
+        except IntegrityError:
+            return False  # a redelivered echo
+        await store.run_db(store.update_user, channel, user_id, human_reply_at=utcnow())
+        try:
+            await store.run_db(engine.platform_reply, conversation_id, channel)
+            notify.publish("platform_reply", conversation_id)
+        except Exception:  # noqa: BLE001 - still recorded; the gate fails closed on its own errors
+            logger.exception("%s: could not hand %s to a person", channel, conversation_id)
+        agent = self.agent
+        if agent is not None and getattr(agent, "tracker_store", None) is not None:
+            try:
+                async with agent.lock_store.lock(conversation_id):
+                    tracker = await agent.tracker_store.get_or_create_tracker(conversation_id)
+                    tracker.update(BotUttered(text, metadata={"sender": "agent", "sender_name": sender_name}))
+                    await agent.tracker_store.save(tracker)
+            except Exception:  # noqa: BLE001 - the channel_messages row still holds it
+                logger.exception("%s: could not add a human reply to the tracker of %s", channel, conversation_id)
+        logger.info("%s: a person answered %s from the platform's inbox; the bot steps aside", channel,
+                    conversation_id)
+        return True
 
     async def tell(self, output: ChannelOutput, conversation_id: str, text: str) -> None:
         """A short bot line outside a Rasa turn (too-long text, unsupported attachment...); gated as usual."""
