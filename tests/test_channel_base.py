@@ -325,3 +325,21 @@ def test_cards_and_lists_as_text():
     assert custom_as_text({"whatever": 1}) is None
     listed = numbered_list("Chọn:", [{"title": "A", "payload": "/a"}, {"title": "B", "payload": "/b"}])
     assert listed.splitlines()[:3] == ["Chọn:", "1. A", "2. B"]
+
+
+async def test_an_interceptor_answers_before_rasa_and_other_text_goes_through(channel: FakeChannel, gate: Gate):
+    output = FakeOutput(gate)
+    handled: List[UserMessage] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        handled.append(message)
+
+    async def ratings(_channel: str, _conversation_id: str, text: str):
+        return "Cảm ơn anh/chị đã đánh giá!" if text.startswith("/csat") else None
+
+    gate.intercept_with(ratings)
+    await channel.accept(on_new_message, Incoming("fake:1", '/csat{"score":5}', "m-1"), output)
+    await channel.accept(on_new_message, Incoming("fake:1", "cảm ơn em", "m-2"), output)
+    await channel.turns.idle()
+    assert [m.text for m in handled] == ["cảm ơn em"]
+    assert output.sent[0][1] == {"sender": "system", "text": "Cảm ơn anh/chị đã đánh giá!"}

@@ -154,3 +154,70 @@ async def test_a_new_escalation_reaches_a_connected_stream_within_a_second(api):
     assert event["conversation"]["state"] == "waiting"
     assert elapsed < 1.5, elapsed  # generous bound; the benchmark prints the real figure
     await ws.close()
+
+
+async def test_queue_timeout_tells_the_customer_once_and_keeps_the_place(api):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot.db.models import CallbackRequest, Conversation
+    from bot.localtime import utcnow
+    from bot.takeover import sweeper
+
+    engine.escalate("zalo:31", "gặp nhân viên", channel="zalo", phone="0912345678")
+    engine.escalate("web-32", "gặp nhân viên")  # not waited long enough
+    with session_scope() as s:
+        s.execute(update(Conversation).where(Conversation.conversation_id == "zalo:31")
+                  .values(escalated_at=utcnow() - timedelta(minutes=5)))
+    settings = Settings(rasa_port=1, rasa_token="t", redis_url="", queue_timeout_seconds=180)
+    await sweeper.sweep(settings)
+    await sweeper.sweep(settings)  # a second console process, or the next round: nothing twice
+    with session_scope() as s:
+        callbacks = s.execute(select(CallbackRequest)).scalars().all()
+        assert [(c.conversation_id, c.phone) for c in callbacks] == [("zalo:31", "0912345678")]
+        row = s.execute(select(Conversation).where(Conversation.conversation_id == "zalo:31")).scalar_one()
+        assert row.state == "waiting" and row.waiting_notified_at is not None  # still in the queue
+        told = s.execute(select(ChannelMessage).where(ChannelMessage.conversation_id == "zalo:31")).scalars().all()
+    assert len(told) == 1 and "đang bận" in told[0].text and told[0].sender == "system"
+    assert told[0].status == "failed"  # Rasa is down here: recorded as not delivered, not lost
+
+
+async def test_an_idle_agent_conversation_goes_back_to_the_bot(api):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot.db.models import Conversation
+    from bot.localtime import utcnow
+    from bot.takeover import sweeper
+
+    engine.escalate("web-41", "gặp nhân viên")
+    lan = await login(api, "lan")
+    pk = _pk("web-41")
+    assert (await api.post(f"/api/conversations/{pk}/claim", json={}, headers=lan)).status == 200
+    settings = Settings(rasa_port=1, rasa_token="t", redis_url="", agent_idle_seconds=600)
+    await sweeper.sweep(settings)
+    assert engine.is_held("web-41")  # just claimed: not idle
+    long_ago = utcnow() - timedelta(minutes=30)
+    with session_scope() as s:
+        s.execute(update(Conversation).where(Conversation.id == pk)
+                  .values(claimed_at=long_ago, last_agent_at=long_ago, updated_at=long_ago))
+    await sweeper.sweep(settings)
+    assert not engine.is_held("web-41")
+
+
+def test_a_rating_after_resolve_is_stored_once_and_anything_else_goes_to_the_bot(db_url):
+    from bot.db.models import Conversation
+
+    engine.escalate("web-51", "gặp nhân viên")
+    with session_scope() as s:
+        pk = s.execute(select(Conversation.id)).scalar_one()
+        engine.transition(s, pk, "claim")
+        engine.transition(s, pk, "resolve")
+    assert engine.rating_reply("web-51", "bốn sao") is None
+    assert engine.rating_reply("web-51", '/csat{"score":6}') is None
+    assert engine.rating_reply("web-51", '/csat{"score":4}').startswith("Cảm ơn anh/chị đã đánh giá")
+    assert "đã ghi nhận" in engine.rating_reply("web-51", '/csat{"score":1}')
+    with session_scope() as s:
+        assert s.get(Conversation, pk).csat_score == 4

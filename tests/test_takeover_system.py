@@ -221,3 +221,32 @@ async def test_a_person_answering_in_the_platform_inbox_silences_the_bot(system,
         await until(three_logged, what="the customer's messages held for the person")
         await asyncio.sleep(2.0)
         assert (await customer.messages())[seen:] == []  # the bot stepped aside
+
+
+async def test_resolve_asks_for_a_rating_and_the_tap_is_stored(system):
+    async with aiohttp.ClientSession() as http:
+        console = await Console(system, http).login("lan")
+        customer = WebCustomer(system)
+        await customer.open()
+        try:
+            await customer.say("tôi muốn gặp nhân viên tư vấn")
+            await new_messages(customer, 0, "the escalation notice")
+            queued = await console.find(customer.conversation_id, "waiting")
+            await console.post(f"/conversations/{queued['id']}/claim")
+            seen = len(await new_messages(customer, 0, "the agent's greeting"))
+            seen = len(await customer.messages())
+            await console.post(f"/conversations/{queued['id']}/resolve")
+            asked = await new_messages(customer, seen, "the rating question")
+            stars = asked[-1]["quick_replies"]
+            assert len(stars) == 5 and asked[-1]["sender"] == "system"
+            seen = len(await customer.messages())
+            four = next(b for b in stars if b["title"] == "⭐⭐⭐⭐")
+            ack = await customer.sio.call("user_uttered", {"message": four["payload"], "client_msg_id": "c-" + uuid.uuid4().hex,
+                                                           "metadata": {"display_text": four["title"]}}, timeout=10)
+            assert ack["status"] == "ok"
+            thanks = await new_messages(customer, seen, "the thanks")
+            assert "Cảm ơn anh/chị đã đánh giá" in thanks[-1]["text"]
+            rated = await console.find(customer.conversation_id, "closed")
+            assert rated["csat_score"] == 4
+        finally:
+            await customer.close()
