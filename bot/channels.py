@@ -66,6 +66,10 @@ class ChannelPlan:
 def plan_channels(settings: Settings) -> ChannelPlan:
     credentials = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8")) or {}
     plan = ChannelPlan(credentials)
+    if not settings.rest_channel:  # unauthenticated: off in production unless protected at the proxy
+        for key in [k for k in credentials if k == "rest" or k.rsplit(".", 1)[-1] == "RestInput"]:
+            del credentials[key]
+        plan.lines.append("REST channel: off (REST_CHANNEL=false)")
     for platform in PLATFORMS:
         if platform.credentials_key not in credentials:
             continue

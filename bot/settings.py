@@ -37,6 +37,9 @@ class Settings:
     public_url: str = ""
     # Local stand-ins for Zalo and Messenger (bot/simulators), used for a platform without settings.
     simulators: bool = True
+    # REST channel (/webhooks/rest/webhook): Rasa's REST protocol has no authentication. On for tests and
+    # trusted integrations; keep it off in production, or protect it at the proxy.
+    rest_channel: bool = True
     simulator_port: int = 8090
     # Human takeover (bot/takeover): Redis for notifications between processes (empty: polling only),
     # office hours (local time, ISO weekdays 1 = Monday), queue timeout and idle hand-back.

@@ -63,7 +63,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from connectors.base import AppBlueprint, ChannelInput, ChannelOutput, Delivery, Incoming
+from connectors.base import TOO_LONG_TEXT, AppBlueprint, ChannelInput, ChannelOutput, Delivery, Incoming
 from connectors.base.inbox import SeenMessageIds  # noqa: F401 - re-exported for callers
 from connectors.base.message import (  # noqa: F401 - re-exported for callers
     HISTORY_LIMIT, SENDERS, bot_message_id, bot_payload, history_from_events, ms, user_payload,
@@ -311,6 +311,8 @@ class WebChatInput(ChannelInput):
                 msg_id = uuid.uuid4().hex
             metadata = clean_metadata(data.get(self.metadata_key))
             status = await self.accept(on_new_message, Incoming(session_id, text, msg_id, metadata), output)
+            if status == "too_long":  # told politely, as on every channel, instead of being read
+                await self.tell(output, session_id, TOO_LONG_TEXT.format(limit=self.max_message_chars))
             if status in ("empty", "too_long"):
                 return {"status": "error", "reason": status}
             if status == "duplicate":

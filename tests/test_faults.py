@@ -1,0 +1,321 @@
+"""Faults and hostile input against one running system (`python -m bot run` on free ports, as `make run`).
+
+Fuzzed messages over REST and web chat (the full 10,000 are `scripts/loadtest.py --fuzz`), `/intent{json}`
+payloads that try to skip validation, the action server killed in the middle of a form, and the REST
+switch for production. Speed is not asserted here (scripts/loadtest.py prints it).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Optional
+
+import aiohttp
+import pytest
+import requests
+import socketio
+from sqlalchemy import select
+
+from bot.channels import plan_channels
+from bot.db.models import ServiceRequest
+from bot.db.session import get_engine, session_scope
+from bot.settings import load_settings
+from tests.system import RunningSystem, start_system
+
+if not hasattr(aiohttp, "ClientWSTimeout"):  # python-engineio's client on Rasa's aiohttp 3.9 (test side only)
+    aiohttp.ClientWSTimeout = lambda ws_close=None, ws_receive=None: ws_close  # type: ignore[attr-defined]
+
+TOO_LONG = "dài quá"
+BUSY = "gửi lại sau ít phút"
+N_REST, N_WEBCHAT = 300, 150
+SILENT_COMMANDS = {"/restart", "/session_start", "/back"}
+
+# ------------------------------------------------------------------------------------------------
+# hostile input
+# ------------------------------------------------------------------------------------------------
+
+NASTY = [
+    "'; DROP TABLE service_requests; --", "\" OR 1=1 --", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>",
+    "{{ 7*7 }}", "${7*7}", "{% raw %}", "%s%s%s%n", "${jndi:ldap://x/a}", "../../../../etc/passwd", "\\x00\\u0000",
+    "\u202eRTL override\u202c", "\u200b\u200c\u200d\ufeff", "مرحبا كيف حالك", "שלום", "🔌⚡️💡🙏🏻👨‍👩‍👧", "ẩ̸̛̖͎ẫ͍̓",
+    "PD0100149435", "PD01001494350X", "pd01 0014 94350", "PZ99999999999", "YC7K4M9", "YC-0OIL11", "ycaaaaaa",
+    "091234567", "+84 912 345 678 9", "0912.345.678.9", "84912345678", "００９１２３４５６７８", "0" * 60,
+    "/", "/inform", "/inform{", "/inform{\"phone\":", "/inform{\"phone\": [1, 2]}", "/inform{\"phone\": {\"a\": 1}}",
+    "/inform{\"phone\": null}", "/inform{\"phone\": 1e309}", "/request_service{\"service\": \"'; DROP TABLE x;--\"}",
+    "/request_service{\"service\": 42}", "/affirm{\"confirm\": true}", "/nonexistent_intent{\"a\": 1}",
+    "/inform{\"customer_code\": \"PD01001494350\", \"phone\": \"0912345678\", \"full_name\": \"<b>x</b>\"}",
+    "/inform{\"request_code\": \"YCAAAAAA\", \"lookup_pending\": \"bill\", \"slot_error\": {\"text\": \"hacked\"}}",
+    "/session_start", "/restart", "/action_submit_request", "\t \n", "\x00", "\x1b[31mred", "a" * 1999,
+]
+ALPHABETS = [(0x20, 0x7E), (0xC0, 0x1EF9), (0x0590, 0x06FF), (0x4E00, 0x4FFF), (0x1F300, 0x1F64F), (0x200B, 0x200F),
+             (0x0300, 0x036F), (0x2028, 0x202E)]
+
+
+def random_text(rng: random.Random, length: int) -> str:
+    lo, hi = rng.choice(ALPHABETS)
+    return "".join(chr(rng.randint(lo, hi)) for _ in range(length))
+
+
+def fuzz_messages(n: int, seed: int) -> list[str]:
+    """Nasty strings, random Unicode of every kind, near-miss codes and oversized texts (deterministic)."""
+    rng = random.Random(seed)
+    messages = list(NASTY)
+    while len(messages) < n:
+        kind = rng.random()
+        if kind < 0.5:
+            messages.append(random_text(rng, rng.randint(1, 120)))
+        elif kind < 0.7:
+            messages.append(rng.choice(NASTY) + " " + random_text(rng, rng.randint(0, 30)))
+        elif kind < 0.8:
+            messages.append(random_text(rng, rng.choice([2001, 5000, 20_000])))
+        else:
+            intent = rng.choice(["inform", "affirm", "request_service", "check_bill", "greet"])
+            body = json.dumps({rng.choice(["phone", "customer_code", "service", "confirm", "id_number"]):
+                               rng.choice([random_text(rng, 8), 12, None, [], {"x": 1}, True])})
+            messages.append(f"/{intent}{body[:rng.randint(1, len(body))]}")
+    rng.shuffle(messages)
+    return messages[:n]
+
+
+def test_the_fuzz_corpus_has_every_kind_of_hostile_input():
+    corpus = fuzz_messages(N_REST, seed=1)
+    assert len(corpus) == N_REST and corpus == fuzz_messages(N_REST, seed=1)
+    assert sum(len(m) > 2000 for m in corpus) >= 10
+    assert any(m.startswith("/inform{") and not m.endswith("}") for m in corpus)
+    assert any("\u202e" in m for m in corpus) and any("\u200b" in m for m in corpus)
+
+
+# ------------------------------------------------------------------------------------------------
+# production switch
+# ------------------------------------------------------------------------------------------------
+
+
+def test_rest_channel_can_be_switched_off_for_production():
+    on = plan_channels(load_settings({"SIMULATORS": "false"}, env_file=""))
+    off = plan_channels(load_settings({"SIMULATORS": "false", "REST_CHANNEL": "false"}, env_file=""))
+    assert "connectors.rest.RestInput" in on.credentials
+    assert not any(k == "rest" or k.endswith("RestInput") for k in off.credentials)
+    assert "connectors.webchat.WebChatInput" in off.credentials
+    assert any("REST_CHANNEL=false" in line for line in off.lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# the running system
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory) -> RunningSystem:
+    running = start_system(tmp_path_factory.mktemp("faults"))
+    yield running
+    running.stop()
+
+
+def texts(replies: list[dict]) -> str:
+    return " ".join(r.get("text") or "" for r in replies)
+
+
+def greeted(system: RunningSystem, sender: str) -> bool:
+    return texts(system.say(sender, "xin chào")).startswith("Dạ em chào anh/chị!")
+
+
+def test_the_rasa_fixes_are_on_in_the_server(system):
+    assert system.wait_for("rasa_speedups: on", 5), system.log()
+    assert system.wait_for("rasa_resilience: on", 5), system.log()
+
+
+async def _post_all(url: str, messages: list[str], concurrency: int = 6) -> list[tuple[str, int, Any, float]]:
+    sem = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession() as http:
+        async def one(i: int, text: str) -> tuple[str, int, Any, float]:
+            async with sem:
+                start = time.monotonic()
+                async with http.post(url, json={"sender": f"fuzz-rest-{i % 12}", "message": text},
+                                     timeout=aiohttp.ClientTimeout(total=120)) as resp:
+                    body = await resp.json(content_type=None)
+                    return text, resp.status, body, time.monotonic() - start
+        return await asyncio.gather(*(one(i, m) for i, m in enumerate(messages)))
+
+
+def test_fuzzed_messages_over_rest(system):
+    results = asyncio.run(_post_all(f"{system.rasa_url}/webhooks/rest/webhook", fuzz_messages(N_REST, seed=7)))
+    problems = [(t[:60], status, body) for t, status, body, _ in results
+                if status >= 500 or (status == 400) != (not t.strip())]
+    assert not problems, problems[:5]
+    for text, status, body, elapsed in results:
+        if len(text.strip()) > 2000:
+            assert TOO_LONG in texts(body), (len(text), body)
+            assert elapsed < 10  # answered at once, not read
+        elif status == 200:
+            assert isinstance(body, list)
+    assert "Traceback" not in "\n".join(line for line in system.output if "fuzz-rest" in line)
+    assert greeted(system, "fuzz-rest-after")
+    for i in range(12):
+        assert system.say(f"fuzz-rest-{i}", "giá điện bậc 1 bao nhiêu"), f"fuzz-rest-{i} went silent"
+
+
+class ChatClient:
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.bot: list[dict] = []
+        self.turn_over = asyncio.Event()
+        self.sio.on("bot_uttered", self._bot)
+        self.sio.on("bot_typing", self._typing)
+
+    async def _bot(self, data: Any = None) -> None:
+        self.bot.append(data)
+
+    async def _typing(self, data: Any = None) -> None:
+        if isinstance(data, dict) and data.get("sender") == "bot" and not data.get("on"):
+            self.turn_over.set()
+
+    async def say(self, session_id: str, text: str) -> tuple[Optional[dict], list[dict]]:
+        self.bot, self.turn_over = [], asyncio.Event()
+        ack = await self.sio.call("user_uttered", {"message": text, "client_msg_id": "c-" + uuid.uuid4().hex,
+                                                   "session_id": session_id}, timeout=60)
+        if isinstance(ack, dict) and ack.get("status") == "ok":
+            await asyncio.wait_for(self.turn_over.wait(), 60)
+        else:
+            await asyncio.sleep(0.3)  # a "too long" line may follow the error ack
+        return ack, self.bot
+
+
+async def _webchat_fuzz(url: str, messages: list[str]) -> list[tuple[str, Any, list[dict]]]:
+    client, session_id, results = ChatClient(), uuid.uuid4().hex, []
+    await client.sio.connect(url, socketio_path="/socket.io", transports=["websocket"])
+    await client.sio.emit("session_request", {"session_id": session_id})
+    try:
+        for text in messages:
+            ack, replies = await client.say(session_id, text)
+            results.append((text, ack, list(replies)))
+        ack, replies = await client.say(session_id, "xin chào")
+        results.append(("xin chào", ack, list(replies)))
+    finally:
+        await client.sio.disconnect()
+    return results
+
+
+def test_fuzzed_messages_over_webchat(system):
+    results = asyncio.run(_webchat_fuzz(system.rasa_url, fuzz_messages(N_WEBCHAT, seed=8)))
+    for text, ack, replies in results[:-1]:
+        assert isinstance(ack, dict), (text[:60], ack)
+        if not text.strip():
+            assert ack == {"status": "error", "reason": "empty"}
+        elif len(text.strip()) > 2000:
+            assert ack["reason"] == "too_long" and TOO_LONG in texts(replies), replies
+        else:
+            assert ack["status"] == "ok", (text[:60], ack)
+            # Rasa's own commands (/restart, /session_start) restart the customer's own conversation quietly
+            assert replies or text.split("{")[0] in SILENT_COMMANDS, f"no reply to {text[:60]!r}"
+    assert texts(results[-1][2]).startswith("Dạ em chào anh/chị!")
+
+
+# ------------------------------------------------------------------------------------------------
+# payloads typed by a customer go through validation
+# ------------------------------------------------------------------------------------------------
+
+
+def _slots(system: RunningSystem, sender: str) -> dict:
+    return system.tracker(sender)["slots"]
+
+
+def _stored(system: RunningSystem, sender: str) -> list[tuple[str, Optional[str]]]:
+    with session_scope(get_engine(system.env["DATABASE_URL"])) as s:
+        rows = s.scalars(select(ServiceRequest).where(ServiceRequest.conversation_id == sender)).all()
+        return [(r.code, r.phone) for r in rows]
+
+
+def _to_summary(system: RunningSystem, sender: str) -> str:
+    system.say(sender, '/request_service{"service":"complaint"}')
+    system.say(sender, "nguyễn văn bình")
+    system.say(sender, "0912345678")
+    summary = texts(system.say(sender, "đồng hồ điện nhà tôi chạy nhanh bất thường"))
+    assert "0912345678" in summary and _slots(system, sender)["requested_slot"] == "confirm", summary
+    return summary
+
+
+def test_payload_values_are_validated_like_typed_ones(system):
+    sender = "inject-phone"
+    system.say(sender, '/request_service{"service":"new_connection_lv"}')
+    system.say(sender, "nguyễn văn bình")
+    for payload in ('/inform{"phone":"123"}', '/inform{"phone": 5}', '/inform{"phone": ["123", "0912"]}'):
+        reply = texts(system.say(sender, payload))
+        assert "Số điện thoại chưa đúng" in reply, (payload, reply)
+        assert _slots(system, sender)["phone"] is None, payload
+    system.say(sender, '/inform{"phone":"0912345678<script>","id_number":"12","confirm":true}')
+    slots = _slots(system, sender)  # normalised as a typed value is; the bad id and the "confirm" are not taken
+    assert slots["phone"] == "0912345678" and slots["id_number"] is None and slots["confirm"] is None
+    assert texts(system.say(sender, "/affirm")) and _slots(system, sender)["confirm"] is None
+    assert _stored(system, sender) == []
+
+
+def test_payload_before_a_form_does_not_prefill_invalid_values(system):
+    sender = "inject-prefill"
+    system.say(sender, '/request_service{"service":"complaint","phone":"123","customer_code":"PX<b>","email":"a@"}')
+    slots = _slots(system, sender)
+    assert slots["phone"] is None and slots["customer_code"] is None and slots["email"] is None
+
+
+def test_a_yes_that_changes_a_field_confirms_nothing(system):
+    sender = "inject-confirm"
+    _to_summary(system, sender)
+    reply = texts(system.say(sender, '/affirm{"phone":"0987654321"}'))
+    assert "0987654321" in reply and "xác nhận" in reply, reply  # the summary again, with the new value
+    assert _stored(system, sender) == []
+    system.say(sender, '/affirm{"phone":"123"}')  # an invalid value is not taken; the shown one is confirmed
+    assert [phone for _, phone in _stored(system, sender)] == ["0987654321"]
+
+
+# ------------------------------------------------------------------------------------------------
+# the action server dies mid-form (runs after the tests above: it restarts a child)
+# ------------------------------------------------------------------------------------------------
+
+
+def _action_server_pid(port: str) -> int:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"rasa_sdk" in argv and port.encode() in argv:
+            return int(cmdline.parent.name)
+    pytest.fail(f"no action server on port {port}")
+
+
+def _wait_healthy(port: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
+                return
+        except requests.RequestException:
+            time.sleep(0.5)
+    pytest.fail("the action server did not come back")
+
+
+def test_action_server_killed_mid_form(system):
+    sender, port = "kill-mid-form", system.env["ACTION_PORT"]
+    system.say(sender, '/request_service{"service":"complaint"}')
+    system.say(sender, "nguyễn văn bình")
+    os.kill(_action_server_pid(port), signal.SIGKILL)
+    reply = texts(system.say(sender, "0912345678"))
+    assert BUSY in reply, reply  # an apology, not silence
+    assert _slots(system, sender)["requested_slot"] == "phone"  # nothing of the failed turn was kept
+    _wait_healthy(port)
+    assert "mô tả" in texts(system.say(sender, "0912345678"))  # continues where it was
+    system.say(sender, "đồng hồ điện nhà tôi chạy nhanh bất thường")
+    os.kill(_action_server_pid(port), signal.SIGKILL)  # dies again right at the confirmation
+    assert BUSY in texts(system.say(sender, "đúng rồi"))
+    assert _stored(system, sender) == []
+    _wait_healthy(port)
+    confirmation = texts(system.say(sender, "đúng rồi"))
+    stored = _stored(system, sender)
+    assert len(stored) == 1 and stored[0][0] in confirmation
+    system.say(sender, "đúng rồi")  # the channel delivers it once more
+    assert _stored(system, sender) == stored
