@@ -44,6 +44,7 @@ class Settings:
     # Human takeover (bot/takeover): Redis for notifications between processes (empty: polling only),
     # office hours (local time, ISO weekdays 1 = Monday), queue timeout and idle hand-back.
     redis_url: str = "redis://127.0.0.1:6379/0"
+    webchat_shared_rooms: bool = False  # web chat rooms in Redis, for several Rasa instances
     office_hours: str = "07:30-17:00"
     office_days: str = "1-6"
     queue_timeout_seconds: int = 180

@@ -4,6 +4,9 @@ Registered in credentials.yml as `connectors.webchat.WebChatInput:`. It speaks R
 (`session_request` / `session_confirm` / `user_uttered` / `bot_uttered`) and closes the gaps of the built-in
 `socketio` channel:
 
+* Several Rasa instances: with WEBCHAT_SHARED_ROOMS=true (or `redis_url` here) the rooms live in Redis
+  (python-socketio's AsyncRedisManager on REDIS_URL), so any instance's emit reaches the widget wherever
+  its socket is connected; connections themselves need sticky sessions for the polling transport.
 * Session persistence is always on. The browser keeps the conversation id in localStorage and sends it in
   `session_request`; the socket joins the room named after it (awaited: python-socketio 5 made
   `enter_room` a coroutine, which the built-in channel does not await), so every tab of the session
@@ -61,7 +64,8 @@ from rasa.shared.core.events import BotUttered, UserUttered  # noqa: F401 - re-e
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+import redis
+from socketio import AsyncRedisManager, AsyncServer
 
 from connectors.base import TOO_LONG_TEXT, AppBlueprint, ChannelInput, ChannelOutput, Delivery, Incoming
 from connectors.base.inbox import SeenMessageIds  # noqa: F401 - re-exported for callers
@@ -149,6 +153,31 @@ class _WebChatBlueprint(AppBlueprint, SocketBlueprint):
     """Attaches socket.io to the Sanic app; the app is handed to the channel (agent, stores)."""
 
 
+def shared_rooms(url: Optional[str]) -> Optional[AsyncRedisManager]:
+    """Rooms shared by every Rasa instance through Redis (python-socketio's Redis manager), so a message
+    emitted by one instance (e.g. an agent's reply pushed through its API) reaches a widget connected to
+    another. None (this process only) without a URL or when Redis does not answer at start."""
+    if not url:
+        return None
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
+    except Exception as exc:  # noqa: BLE001 - a single instance still works without Redis
+        logger.warning("webchat: Redis at %s not reachable (%s); rooms are local to this instance",
+                       url.rsplit("@", 1)[-1], exc.__class__.__name__)
+        return None
+    return AsyncRedisManager(url, channel="cskh-webchat")
+
+
+def _shared_rooms_setting() -> Optional[str]:
+    try:
+        from bot.settings import get_settings
+
+        settings = get_settings()
+        return settings.redis_url if settings.webchat_shared_rooms else None
+    except Exception:  # noqa: BLE001 - the connector must load even without project settings
+        return None
+
+
 def _default_token() -> Optional[str]:
     try:
         from bot.settings import get_settings
@@ -179,6 +208,7 @@ class WebChatInput(ChannelInput):
             cors_allowed_origins=credentials.get("cors_allowed_origins"),
             auth_token=credentials.get("auth_token"),
             history_limit=int(credentials.get("history_limit", HISTORY_LIMIT)),
+            shared_rooms_url=credentials.get("redis_url") or _shared_rooms_setting(),
         )
 
     def __init__(
@@ -191,6 +221,7 @@ class WebChatInput(ChannelInput):
         cors_allowed_origins: Any = None,
         auth_token: Optional[Text] = None,
         history_limit: int = HISTORY_LIMIT,
+        shared_rooms_url: Optional[str] = None,
     ) -> None:
         super().__init__()
         self.user_message_evt = user_message_evt
@@ -203,6 +234,7 @@ class WebChatInput(ChannelInput):
         self.cors_allowed_origins = cors_allowed_origins if cors_allowed_origins else []
         self._auth_token = auth_token
         self.history_limit = history_limit
+        self.shared_rooms_url = shared_rooms_url
         self.sio: Optional[AsyncServer] = None
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -239,7 +271,8 @@ class WebChatInput(ChannelInput):
     # -- blueprint -------------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.cors_allowed_origins)
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.cors_allowed_origins,
+                          client_manager=shared_rooms(self.shared_rooms_url))
         self.sio = sio
         bp = _WebChatBlueprint(self, sio, self.socketio_path, "webchat_webhook")
         namespace = self.namespace

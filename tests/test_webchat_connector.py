@@ -154,8 +154,8 @@ def _free_port() -> int:
 
 
 class Harness:
-    def __init__(self) -> None:
-        self.channel = WebChatInput(auth_token=TOKEN)
+    def __init__(self, shared_rooms_url: str = None) -> None:
+        self.channel = WebChatInput(auth_token=TOKEN, shared_rooms_url=shared_rooms_url)
         self.store = InMemoryTrackerStore(Domain.empty())
         self.agent = SimpleNamespace(tracker_store=self.store, lock_store=InMemoryLockStore(), processor=None)
         self.handled: List[UserMessage] = []
@@ -400,3 +400,36 @@ async def test_web_app_serves_demo_and_assets_only(tmp_path):
         assert 'data-server="https://chat.dienluc.example"' in await (await client.get("/")).text()
         missing = await client.get("/vendor/socket.io.min.js")
         assert missing.status == 503 and "make setup" in await missing.text()
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.mark.skipif(not _redis_up(), reason=f"Redis not reachable at {REDIS_URL}")
+async def test_shared_rooms_carry_a_message_from_one_instance_to_a_widget_on_another():
+    first, second = Harness(REDIS_URL), Harness(REDIS_URL)
+    await first.start()
+    await second.start()
+    client = Client()
+    try:
+        session_id = await client.open(second.url, uuid.uuid4().hex)  # the widget is connected to the second
+        await asyncio.sleep(0.3)  # the managers' Redis subscriptions are up
+        out = first.channel.get_output_channel()  # e.g. an agent's reply pushed through the first's API
+        await out.send_response(session_id, BotUttered("Em là Lan ạ", metadata={"sender": "agent",
+                                                                                 "sender_name": "Lan"}).message())
+        got = (await client.wait_for("bot_uttered"))[0]
+        assert (got["text"], got["sender"], got["sender_name"]) == ("Em là Lan ạ", "agent", "Lan")
+    finally:
+        if client.sio.connected:
+            await client.sio.disconnect()
+        await first.stop()
+        await second.stop()
