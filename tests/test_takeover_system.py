@@ -5,10 +5,13 @@ customer's own channel, hand back -> the bot answers again and the half-filled f
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List
 
 import aiohttp
@@ -17,10 +20,11 @@ import requests
 import socketio
 
 from bot import PROJECT_ROOT
-from tests.system import RunningSystem, start_system
+from tests.system import RunningSystem, free_port, start_system
 from tests.test_system import _answers
 
-OPEN_ALWAYS = {"OFFICE_HOURS": "00:00-24:00", "OFFICE_DAYS": "1-7", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+OPEN_ALWAYS = {"OFFICE_HOURS": "00:00-24:00", "OFFICE_DAYS": "1-7", "REDIS_URL": "redis://127.0.0.1:6379/0",
+               "WEBCHAT_SHARED_ROOMS": "true"}
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +80,9 @@ class Console:
 
 
 class WebCustomer:
-    def __init__(self, system: RunningSystem) -> None:
+    def __init__(self, system: RunningSystem, rasa_url: str = None) -> None:
         self.system, self.sio, self.received = system, socketio.AsyncClient(reconnection=False), []
+        self.rasa_url = rasa_url or system.rasa_url
         self.conversation_id = uuid.uuid4().hex
         self.sio.on("bot_uttered", self._got)
 
@@ -85,7 +90,7 @@ class WebCustomer:
         self.received.append(data)
 
     async def open(self) -> None:
-        await self.sio.connect(self.system.rasa_url, socketio_path="/socket.io", transports=["websocket"])
+        await self.sio.connect(self.rasa_url, socketio_path="/socket.io", transports=["websocket"])
         await self.sio.emit("session_request", {"session_id": self.conversation_id})
 
     async def say(self, text: str) -> None:
@@ -248,5 +253,67 @@ async def test_resolve_asks_for_a_rating_and_the_tap_is_stored(system):
             assert "Cảm ơn anh/chị đã đánh giá" in thanks[-1]["text"]
             rated = await console.find(customer.conversation_id, "closed")
             assert rated["csat_score"] == 4
+        finally:
+            await customer.close()
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(OPEN_ALWAYS["REDIS_URL"], socket_connect_timeout=1).ping())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.fixture
+def second_rasa(system):
+    """Another Rasa instance on the same database, tracker store, action server and Redis."""
+    port = free_port()
+    credentials = PROJECT_ROOT / "var" / "run" / f"credentials-{system.env['RASA_PORT']}.yml"
+    env = dict(system.env, ACTION_ENDPOINT_URL=f"http://127.0.0.1:{system.env['ACTION_PORT']}/webhook",
+               PYTHONPATH=str(PROJECT_ROOT))
+    log = open(system.env.get("TMPDIR", "/tmp") + f"/rasa-second-{port}.log", "wb")
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("rasa")), "run", "--enable-api", "--auth-token",
+                             system.token, "-i", "127.0.0.1", "--port", str(port), "--credentials", str(credentials),
+                             "--endpoints", "endpoints.yml", "--model", str(PROJECT_ROOT / "models")],
+                            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/status", params={"token": system.token}, timeout=2).ok:
+                break
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None:
+            pytest.fail("the second Rasa instance exited")
+        time.sleep(1)
+    else:
+        proc.kill()
+        pytest.fail("the second Rasa instance did not start")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.mark.skipif(not _redis_up(), reason=f"Redis not reachable at {OPEN_ALWAYS['REDIS_URL']}")
+async def test_escalation_on_one_instance_and_the_reply_reaches_a_widget_on_the_other(system, second_rasa):
+    async with aiohttp.ClientSession() as http:
+        console = await Console(system, http).login("lan")
+        customer = WebCustomer(system, rasa_url=second_rasa)  # connected to the second instance
+        await customer.open()
+        try:
+            await customer.say("tôi muốn gặp nhân viên tư vấn")  # the second instance runs this turn
+            told = await new_messages(customer, 0, "the escalation notice")
+            assert any("vị trí số" in (m.get("text") or "") for m in told)
+            queued = await console.find(customer.conversation_id, "waiting")
+            await console.post(f"/conversations/{queued['id']}/claim")  # pushed through the first instance
+            seen = len(await new_messages(customer, len(told), "the agent's greeting"))
+            seen = len(await customer.messages())
+            await console.post(f"/conversations/{queued['id']}/reply", {"text": "Em là Lan, em nghe đây ạ"})
+            reply = await new_messages(customer, seen, "the agent's reply across instances")
+            assert reply[-1]["text"] == "Em là Lan, em nghe đây ạ" and reply[-1]["sender"] == "agent"
         finally:
             await customer.close()
