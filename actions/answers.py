@@ -16,7 +16,8 @@ from actions.dialogue import (
 )
 from actions.interruptions import free_text_answer, validate_as_answer
 from actions.tracker_helpers import (
-    active_form, clear_pending, known_customer_code, latest_entity, latest_intent, latest_text,
+    active_form, clear_pending, escalation_context, known_customer_code, last_customer_words, latest_entity,
+    latest_text,
 )
 from bot.catalogue import Service, load_catalogue
 from bot.formatting import format_money, format_number, format_percent
@@ -321,19 +322,6 @@ class ActionRequestHuman(Action):
         # "system": this line must pass the gate that the escalation has just closed for the bot
         dispatcher.utter_message(text=outcome.text, sender="system")
         return clear_pending(tracker)
-
-
-def last_customer_words(tracker: Tracker) -> str:
-    """The customer's latest typed text (a button payload such as /request_human says nothing)."""
-    texts = [latest_text(tracker)] + [e.get("text") for e in reversed(tracker.events) if e.get("event") == "user"]
-    return next((t for t in texts if t and not t.startswith("/")), "")
-
-
-def escalation_context(tracker: Tracker) -> dict:
-    messages = [{"sender": "user" if e.get("event") == "user" else "bot", "text": e.get("text")}
-                for e in tracker.events if e.get("event") in ("user", "bot") and e.get("text")]
-    return escalation.context_from_tracker(dict(tracker.slots), active_form(tracker), latest_intent(tracker),
-                                           messages)
 
 
 def human_handoff_text(customer_code: Optional[str]) -> str:

@@ -10,10 +10,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import dialogue as dlg
+from actions.tracker_helpers import escalation_context
 from bot.catalogue import load_catalogue
 from bot.db.repository import NewRequest, create_request
 from bot.db.session import session_scope
 from bot.settings import get_settings
+from bot.takeover import escalation
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +74,25 @@ class ActionSubmitRequest(Action):
             service, code, due, corporation, settings.default_hotline))
         logger.info("request %s (%s) %s for conversation %s", code, service.code,
                     "stored" if created else "already stored", tracker.sender_id)
+        if created and service.code == dlg.OUTAGE_SERVICE and escalation.is_urgent(" ".join(map(str, fields.values()))):
+            self.escalate_danger(dispatcher, tracker, code, fields, settings)
         return [SlotSet("request_code", code)] + reset_events()
+
+    @staticmethod
+    def escalate_danger(dispatcher: CollectingDispatcher, tracker: Tracker, code: str, fields: dict,
+                        settings: Any) -> None:
+        """An outage report with danger words (đứt dây, tóe lửa, cháy, giật): a person takes it at once."""
+        hotline = dlg.hotline_text(fields.get("customer_code"), settings.default_hotline)
+        try:
+            outcome = escalation.escalate(
+                settings, tracker.sender_id, f"Sự cố nguy hiểm ({code}): {fields.get('description', '')}", hotline,
+                channel=tracker.get_latest_input_channel(), urgent=True, context=escalation_context(tracker),
+                customer_code=fields.get("customer_code"), phone=fields.get("phone"))
+        except Exception:  # noqa: BLE001 - the request is stored; the hotline is the way to a person
+            logger.exception("urgent escalation of %s failed", code)
+            dispatcher.utter_message(text=f"Nếu có nguy hiểm đến người hoặc tài sản, anh/chị gọi ngay {hotline} ạ.")
+            return
+        dispatcher.utter_message(text=outcome.text, sender="system")
 
 
 class ActionCancelForm(Action):

@@ -10,6 +10,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 from bot.identifiers import CUSTOMER_CODE_IN_TEXT_RE
+from bot.takeover.engine import is_held
+from bot.takeover.escalation import context_from_tracker
 
 # Which look-up asked for a code or an area ("bill", "outage", "request_status"), so that the customer's
 # next `inform` reaches the same action (data/rules_lookups.yml).
@@ -84,9 +86,20 @@ def held_by_person(tracker: Tracker) -> bool:
     """A person holds the conversation (human takeover): a running form keeps its place but asks nothing,
     so the rules' path (request_human -> form) stays intact for when the bot gets the conversation back."""
     try:
-        from bot.takeover.engine import is_held
-
         return is_held(tracker.sender_id)
     except Exception:  # noqa: BLE001 - without the takeover store nobody can hold a conversation
         logger.exception("could not read the takeover state of %s", tracker.sender_id)
         return False
+
+
+def last_customer_words(tracker: Tracker) -> str:
+    """The customer's latest typed text (a button payload such as /request_human says nothing)."""
+    texts = [latest_text(tracker)] + [e.get("text") for e in reversed(tracker.events) if e.get("event") == "user"]
+    return next((t for t in texts if t and not t.startswith("/")), "")
+
+
+def escalation_context(tracker: Tracker) -> dict:
+    """What the bot had understood, handed to the agent with an escalation."""
+    messages = [{"sender": "user" if e.get("event") == "user" else "bot", "text": e.get("text")}
+                for e in tracker.events if e.get("event") in ("user", "bot") and e.get("text")]
+    return context_from_tracker(dict(tracker.slots), active_form(tracker), latest_intent(tracker), messages)

@@ -778,3 +778,23 @@ async def test_every_channel_gets_the_same_request_summary_card(customers, dispa
                                {"label": "Hạn giải quyết", "value": due},
                                {"label": "Tổng đài", "value": "1900 9999"}]}
     assert len(dispatcher.messages) == 2 and code in dispatcher.messages[0]["text"]
+
+
+async def test_an_outage_report_with_danger_words_goes_to_a_person_at_once(customers, dispatcher, monkeypatch):
+    from bot.settings import get_settings
+    from bot.takeover import agents, engine
+
+    monkeypatch.setenv("OFFICE_HOURS", "00:00-24:00")
+    monkeypatch.setenv("OFFICE_DAYS", "1-7")
+    get_settings.cache_clear()
+    agents.add_agent("lan", "mat-khau-lan", "Lan")  # logged in = online
+    agents.login("lan", "mat-khau-lan")
+    slots = {"service": "outage_report", "address": "Số 5 ngõ 12 Phố Huế, phường Hai Bà Trưng, Hà Nội",
+             "phone": "0912345678", "description": "dây điện trước nhà bị đứt, tóe lửa liên tục"}
+    await submit.ActionSubmitRequest().run(dispatcher, submit_tracker(slots, sender="conv-danger"), DOMAIN)
+    assert dispatcher.messages[-1]["sender"] == "system" and "khẩn cấp" in dispatcher.messages[-1]["text"]
+    assert engine.is_held("conv-danger")
+    calm = {**slots, "description": "mất điện cả xóm từ chiều"}
+    await submit.ActionSubmitRequest().run(CollectingDispatcher(), submit_tracker(calm, sender="conv-calm"), DOMAIN)
+    assert not engine.is_held("conv-calm")
+    get_settings.cache_clear()

@@ -221,3 +221,16 @@ def test_a_rating_after_resolve_is_stored_once_and_anything_else_goes_to_the_bot
     assert "đã ghi nhận" in engine.rating_reply("web-51", '/csat{"score":1}')
     with session_scope() as s:
         assert s.get(Conversation, pk).csat_score == 4
+
+
+async def test_a_live_bot_conversation_can_be_browsed_and_taken_over(api):
+    from connectors.base import store
+
+    engine.register("zalo:61", "zalo")  # what a channel does on a conversation's first message
+    store.update_user("zalo", "61", display_name="Nguyễn Thị Mai")
+    lan = await login(api, "lan")
+    live = (await (await api.get("/api/conversations?state=bot", headers=lan)).json())["conversations"]
+    assert [(c["conversation_id"], c["display_name"]) for c in live] == [("zalo:61", "Nguyễn Thị Mai")]
+    resp = await api.post(f"/api/conversations/{live[0]['id']}/take_over", json={}, headers=lan)
+    assert resp.status == 200 and (await resp.json())["conversation"]["state"] == "agent"
+    assert engine.is_held("zalo:61")

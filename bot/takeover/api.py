@@ -30,7 +30,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 from aiohttp import WSMsgType, web
 from sqlalchemy import select
 
-from bot.db.models import Agent, AgentNote, CallbackRequest, ChannelMessage, Conversation
+from bot.db.models import Agent, AgentNote, CallbackRequest, ChannelMessage, ChannelUser, Conversation
 from bot.db.session import session_scope
 from bot.localtime import as_utc, utcnow
 from bot.settings import Settings
@@ -179,7 +179,20 @@ def list_conversations(agent: AgentInfo, state: str, limit: int = 200) -> List[D
                 query = query.where(Conversation.state == state)
             rows = list(session.execute(query).scalars())
         queue = {r.id: i for i, r in enumerate(engine.queue_order(session), 1)}
-        return [conversation_json(r, names, queue.get(r.id, 0)) for r in rows if _may_see(agent, r)]
+        shown = [r for r in rows if _may_see(agent, r)]
+        profiles = _profile_names(session, shown)
+        return [{**conversation_json(r, names, queue.get(r.id, 0)),
+                 "display_name": r.display_name or profiles.get(r.conversation_id)} for r in shown]
+
+
+def _profile_names(session: Any, rows: List[Conversation]) -> Dict[str, str]:
+    """Display names the platforms told the channels (Zalo / Messenger profiles)."""
+    wanted = {(r.channel, r.conversation_id.partition(":")[2]): r.conversation_id for r in rows if ":" in r.conversation_id}
+    if not wanted:
+        return {}
+    found = session.execute(select(ChannelUser.channel, ChannelUser.user_id, ChannelUser.display_name).where(
+        ChannelUser.user_id.in_({user for _, user in wanted}))).all()
+    return {wanted[(c, u)]: n for c, u, n in found if (c, u) in wanted and n}
 
 
 def message_json(row: ChannelMessage) -> Dict[str, Any]:

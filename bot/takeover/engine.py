@@ -71,6 +71,11 @@ def ensure(session: Session, conversation_id: str, channel: Optional[str] = None
     return row
 
 
+def register(conversation_id: str, channel: str) -> None:
+    with session_scope() as session:
+        ensure(session, conversation_id, channel)
+
+
 def transition(session: Session, pk: int, action: str, **values: Any) -> Conversation:
     """Apply `action` to conversation `pk` atomically, or raise Conflict/NotFound."""
     allowed, target = TRANSITIONS[action]

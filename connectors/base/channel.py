@@ -78,6 +78,7 @@ class ChannelInput(InputChannel):
         self.gate = gate
         self.inbox = Inbox(self.name())
         self.turns = TurnRunner(self.name())
+        self._known: set = set()  # conversations registered with the takeover engine by this process
 
     @property
     def agent(self) -> Any:
@@ -92,6 +93,7 @@ class ChannelInput(InputChannel):
             return "too_long"
         if not await self.inbox.claim(incoming.conversation_id, incoming.message_id, text):
             return "duplicate"
+        await self._register(incoming.conversation_id)
         metadata = dict(incoming.metadata)
         if not text.startswith("/"):
             text, metadata = await self._resolve_choice(incoming.conversation_id, text, metadata)
@@ -99,6 +101,16 @@ class ChannelInput(InputChannel):
                               message_id=incoming.message_id, metadata=metadata)
         self.turns.submit(incoming.conversation_id, lambda: self._turn(on_new_message, message, output, incoming.done))
         return "ok"
+
+    async def _register(self, conversation_id: str) -> None:
+        """The conversation's takeover row, so agents can browse live bot conversations and take one over."""
+        if conversation_id in self._known:
+            return
+        try:
+            await store.run_db(engine.register, conversation_id, self.name())
+            self._known.add(conversation_id)
+        except Exception:  # noqa: BLE001 - only the console's list depends on it
+            logger.exception("%s: could not register conversation %s", self.name(), conversation_id)
 
     async def _resolve_choice(self, conversation_id: str, text: str,
                               metadata: Dict[str, Any]) -> tuple[str, Dict[str, Any]]:
