@@ -96,11 +96,14 @@ def test_every_service_end_to_end_over_rest(system, service):
     assert rows[0].due_date.strftime("%d/%m/%Y") in confirmation
 
 
-def test_natural_language_request_is_registered_once_despite_a_retry(system):
+def test_a_confirmation_typed_again_after_the_request_is_stored_makes_no_second_request(system):
+    """The customer types "đúng rồi" once more: the dialogue answers it, no second request is made. (A channel
+    redelivering the same message id is dropped before Rasa: tests/test_zalo_system.py and
+    tests/test_messenger_system.py send one confirmation 100 times, also across a restart.)"""
     sender = "e2e-natural"
     tracker, texts = _complete_form(system, sender, "e muốn dời đồng hồ điện ra ngoài cổng đc ko ạ")
     code = tracker["slots"]["request_code"]
-    system.say(sender, "đúng rồi")  # the channel delivers the confirmation a second time
+    system.say(sender, "đúng rồi")  # a new message, not a redelivery
     with session_scope(get_engine(system.env["DATABASE_URL"])) as s:
         rows = s.scalars(select(ServiceRequest).where(ServiceRequest.conversation_id == sender)).all()
     assert [(r.code, r.service) for r in rows] == [(code, "meter_relocation")]
@@ -142,3 +145,13 @@ def test_ctrl_c_stops_every_child(system):
     for port in ports:
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/", timeout=3)
+
+
+def test_the_same_message_id_twice_over_rest_is_one_turn(system):
+    """REST callers may send `message_id`: a retry of the same id is acknowledged with no second turn."""
+    body = {"sender": "e2e-rest-retry", "message": "giá điện bậc 1 bao nhiêu", "message_id": "rest-retry-0001"}
+    first = requests.post(f"{system.rasa_url}/webhooks/rest/webhook", json=body, timeout=60).json()
+    again = requests.post(f"{system.rasa_url}/webhooks/rest/webhook", json=body, timeout=60).json()
+    assert first and again == []
+    users = [e for e in system.tracker("e2e-rest-retry")["events"] if e["event"] == "user"]
+    assert [e["message_id"] for e in users] == ["rest-retry-0001"]
