@@ -12,6 +12,10 @@ Rasa's behaviour (same checks, same errors, same query) and only removes repeate
    every tracker it rebuilds. A dict by type name, rebuilt when a name is missing (a subclass imported later).
 3. `SQLTrackerStore._retrieve` loads every event as an ORM object to read one column; it now selects only the
    `data` column with Rasa's own query (same filter, same order).
+4. A SQLite tracker store (the local default) runs in Rasa's rollback-journal mode, two fsyncs per saved turn;
+   it gets the project database's settings instead (bot/db/session.py): WAL (readers never wait for the
+   writer, several Rasa processes can share it) and synchronous=NORMAL (a commit survives any process crash;
+   only a power loss may undo the last ones). PostgreSQL, the production store, is left as it is.
 
 Pinned to one Rasa version: on any other version nothing is patched and a loud warning says so (the patched
 methods may have changed). `RASA_SPEEDUPS=false` turns the fixes off (to compare in the load benchmark).
@@ -54,7 +58,9 @@ def apply() -> bool:
         _patch_action_validation()
         _patch_event_lookup()
         _patch_sql_retrieve()
-        logger.info("rasa_speedups: on (action response validation, event lookup, SQL tracker reads)")
+        _patch_sqlite_tracker()
+        logger.info("rasa_speedups: on (action response validation, event lookup, SQL tracker reads, "
+                    "SQLite tracker in WAL)")
         _applied = True
     return _applied
 
@@ -165,6 +171,34 @@ def _patch_sql_retrieve() -> None:
     from rasa.core.tracker_store import SQLTrackerStore
 
     SQLTrackerStore._retrieve = sql_retrieve
+
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 4. SQLite tracker store: WAL, synchronous=NORMAL
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _patch_sqlite_tracker() -> None:
+    from rasa.core.tracker_store import SQLTrackerStore
+    from sqlalchemy import event
+
+    original_init = SQLTrackerStore.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_wal)
+            self.engine.dispose()  # pooled connections opened before the listener get the pragmas too
+
+    SQLTrackerStore.__init__ = init
 
 
 if "rasa.core.processor" in sys.modules:  # inside a Rasa server: everything patched is loaded already

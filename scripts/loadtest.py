@@ -338,7 +338,7 @@ class Run:
             return WebChat(self.args.url, sender, self.args.timeout)
         return Rest(self.http, self.args.url, sender, self.args.timeout)
 
-    async def arrival(self, gate: asyncio.Queue) -> float:
+    async def arrival(self, gate: asyncio.Queue) -> Optional[float]:
         self.waiting += 1
         try:
             return await gate.get()
@@ -350,6 +350,8 @@ class Run:
             if time.monotonic() > self.deadline:
                 raise Finished
             scheduled = await self.arrival(gate) if gate is not None else time.monotonic()
+            if scheduled is None:  # open loop: no more arrivals
+                raise Finished
             try:
                 replies = await transport.say(text)
             except (TransportError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -406,7 +408,9 @@ class Run:
             if self.waiting <= gate.qsize() and len(tasks) < self.args.max_customers:
                 tasks.append(asyncio.create_task(self.customer(len(tasks), gate)))
             gate.put_nowait(at)
-        await asyncio.sleep(self.args.timeout)
+        for _ in tasks:
+            gate.put_nowait(None)
+        await asyncio.wait(tasks, timeout=self.args.timeout)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -425,7 +429,7 @@ async def sample(processes: list[Process], stop: asyncio.Event) -> None:
 
 def report(args: argparse.Namespace, run: Run, wall: float, processes: list[Process]) -> None:
     s = run.stats
-    measured = max(0.001, wall - args.warmup)
+    measured = max(0.001, args.duration - args.warmup)  # messages are sent (and counted) until the deadline
     ms = [1000 * x for x in s.latencies]
     mode = f"open loop {args.rate}/s" if args.rate else f"closed loop, {args.customers} customers"
     print(f"{args.journeys} journeys over {args.channel}, {mode}, {args.duration:.0f}s "

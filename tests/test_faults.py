@@ -11,6 +11,8 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -22,11 +24,12 @@ import requests
 import socketio
 from sqlalchemy import select
 
+from bot import PROJECT_ROOT
 from bot.channels import plan_channels
 from bot.db.models import ServiceRequest
 from bot.db.session import get_engine, session_scope
 from bot.settings import load_settings
-from tests.system import RunningSystem, start_system
+from tests.system import RunningSystem, free_port, start_system
 
 if not hasattr(aiohttp, "ClientWSTimeout"):  # python-engineio's client on Rasa's aiohttp 3.9 (test side only)
     aiohttp.ClientWSTimeout = lambda ws_close=None, ws_receive=None: ws_close  # type: ignore[attr-defined]
@@ -319,3 +322,101 @@ def test_action_server_killed_mid_form(system):
     assert len(stored) == 1 and stored[0][0] in confirmation
     system.say(sender, "đúng rồi")  # the channel delivers it once more
     assert _stored(system, sender) == stored
+
+
+# ------------------------------------------------------------------------------------------------
+# two Rasa processes sharing the tracker store and a Redis lock store (deploy/endpoints.production.yml)
+# ------------------------------------------------------------------------------------------------
+
+
+def _wait_until(check, timeout: float, what: str, proc: Optional[subprocess.Popen] = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"{what} exited")
+        time.sleep(1)
+    pytest.fail(f"{what} did not start")
+
+
+@pytest.fixture(scope="module")
+def two_instances(system, tmp_path_factory):
+    """Two more Rasa servers on the system's tracker store and action server, with their own Redis as lock
+    store, started with the production endpoints file."""
+    import redis
+
+    tmp = tmp_path_factory.mktemp("instances")
+    redis_port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    client = redis.Redis(port=redis_port)
+    _wait_until(client.ping, 30, "redis-server", server)
+    credentials = PROJECT_ROOT / "var" / "run" / f"credentials-{system.env['RASA_PORT']}.yml"
+    env = dict(system.env, ACTION_ENDPOINT_URL=f"http://127.0.0.1:{system.env['ACTION_PORT']}/webhook",
+               REDIS_HOST="127.0.0.1", REDIS_PORT=str(redis_port), PYTHONPATH=str(PROJECT_ROOT))
+    procs, urls = [], []
+    for _ in range(2):
+        port = free_port()
+        log = open(tmp / f"rasa-{port}.log", "wb")
+        procs.append(subprocess.Popen(
+            [str(Path(sys.executable).with_name("rasa")), "run", "--enable-api", "--auth-token", system.token,
+             "-i", "127.0.0.1", "--port", str(port), "--credentials", str(credentials),
+             "--endpoints", "deploy/endpoints.production.yml", "--model", str(PROJECT_ROOT / "models")],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for proc, url in zip(procs, urls):
+            _wait_until(lambda: requests.get(f"{url}/status", params={"token": system.token}, timeout=2).ok,
+                        400, f"Rasa at {url}", proc)
+        yield urls, client
+    finally:
+        for proc in procs + [server]:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs + [server]:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _say_at(url: str, sender: str, text: str) -> list[dict]:
+    resp = requests.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=120)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def test_a_conversation_alternating_between_two_rasa_processes_stays_consistent(system, two_instances):
+    (a, b), redis_client = two_instances
+    sender, steps = "two-instances", ['/request_service{"service":"complaint"}', "nguyễn văn bình", "0912345678",
+                                      "đồng hồ điện nhà tôi chạy nhanh bất thường", "đúng rồi"]
+    replies = [texts(_say_at((a, b)[i % 2], sender, text)) for i, text in enumerate(steps)]
+    assert "họ và tên" in replies[0] and "số điện thoại" in replies[1] and "mô tả" in replies[2], replies
+    assert "0912345678" in replies[3] and "Mã yêu cầu" in replies[4], replies
+    stored = _stored(system, sender)
+    assert len(stored) == 1 and stored[0][0] in replies[4]
+    assert redis_client.info("stats")["total_commands_processed"] > 0  # the turns took the Redis lock
+
+
+async def _both_at_once(a: str, b: str, senders: list[str]) -> None:
+    async with aiohttp.ClientSession() as http:
+        async def say(url: str, sender: str, text: str) -> None:
+            async with http.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                                 timeout=aiohttp.ClientTimeout(total=120)) as resp:
+                assert resp.status == 200 and await resp.json(), (sender, text)
+        await asyncio.gather(*(say(url, s, text) for s in senders
+                               for url, text in ((a, "xin chào"), (b, "giá điện bậc 1 bao nhiêu"))))
+
+
+def test_simultaneous_turns_of_one_conversation_on_two_processes_lose_nothing(system, two_instances):
+    (a, b), _ = two_instances
+    senders = [f"two-at-once-{i}" for i in range(6)]
+    asyncio.run(_both_at_once(a, b, senders))
+    for sender in senders:
+        said = [e["text"] for e in system.tracker(sender)["events"] if e["event"] == "user"]
+        assert sorted(said) == sorted(["xin chào", "giá điện bậc 1 bao nhiêu"]), (sender, said)

@@ -20,6 +20,7 @@ from bot import rasa_speedups
 ORIGINAL_VALIDATE = RemoteAction._validate_action_result
 ORIGINAL_RESOLVE = Event.resolve_by_type
 ORIGINAL_RETRIEVE = SQLTrackerStore._retrieve
+ORIGINAL_INIT = SQLTrackerStore.__init__
 
 VALID = {"events": [{"event": "slot", "timestamp": None, "name": "phone", "value": "0912345678"},
                     {"event": "active_loop", "name": None}],
@@ -34,6 +35,7 @@ def patched(monkeypatch):
     monkeypatch.setattr(RemoteAction, "_validate_action_result", ORIGINAL_VALIDATE)
     monkeypatch.setattr(Event, "resolve_by_type", staticmethod(ORIGINAL_RESOLVE))
     monkeypatch.setattr(SQLTrackerStore, "_retrieve", ORIGINAL_RETRIEVE)
+    monkeypatch.setattr(SQLTrackerStore, "__init__", ORIGINAL_INIT)
     monkeypatch.setattr(rasa_speedups, "_applied", None)
     monkeypatch.delenv("RASA_SPEEDUPS", raising=False)
     assert rasa_speedups.apply()
@@ -126,3 +128,10 @@ def test_sql_tracker_reads_match_rasa(patched, tmp_path):
         assert len(ours.events) == (12 if all_sessions else 5)  # Rasa: from the last SessionStarted
         assert ours.get_slot("phone") == "0912345678"
     assert asyncio.run(store._retrieve("nobody", fetch_events_from_all_sessions=False)) is None
+
+
+def test_sqlite_tracker_store_runs_in_wal(patched, tmp_path):
+    store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL

@@ -41,6 +41,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # WAL lets the action server read while another process writes; FKs are off by default in SQLite.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
+    # In WAL, NORMAL syncs at checkpoints, not on every commit (a commit survives a crash of any process;
+    # only a power loss may undo the last ones). Production runs PostgreSQL.
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
     # Let SQLAlchemy, not pysqlite, emit BEGIN so SAVEPOINTs work (SQLAlchemy's documented recipe).
