@@ -11,6 +11,7 @@ Closed loop (no pause):   .venv/bin/python scripts/loadtest.py --url http://127.
 Open loop (fixed rate):   .venv/bin/python scripts/loadtest.py --rate 10 --duration 60
 Web chat (socket.io):     add --channel webchat
 `rasa init` comparison:   add --journeys rasa-init (against `rasa run` of a `rasa init --no-prompt` project; README)
+Fuzzing:                  .venv/bin/python scripts/loadtest.py --fuzz 10000 [--channel webchat]
 
 Prints throughput, p50/p95/p99 latency, errors, and CPU and RSS of each server process (from /proc).
 """
@@ -375,7 +376,8 @@ class Run:
         self.names.add(c.name)
         visit = rasa_init_visit if self.args.journeys == "rasa-init" else assistant_visit
         for n in itertools.count(index):
-            sender = f"load-{os.getpid()}-{index}-{uuid.uuid4().hex[:8]}"  # each visit is a new conversation
+            # each visit is a new conversation, unless --one-conversation (trackers then grow all run long)
+            sender = f"load-{os.getpid()}-{index}-" + ("0" if self.args.one_conversation else uuid.uuid4().hex[:8])
             transport = self.transport(sender)
             try:
                 await transport.open()
@@ -420,11 +422,84 @@ class Finished(Exception):
     pass
 
 
+async def fuzz(args: argparse.Namespace, http: aiohttp.ClientSession) -> None:
+    """--fuzz N: hostile messages (tests/fuzz.py) from --customers senders at once; then a normal message."""
+    from tests.fuzz import fuzz_messages
+
+    messages = iter(fuzz_messages(args.fuzz, seed=args.seed))
+    counts: dict[str, int] = {}
+    latencies: list[float] = []
+
+    async def customer(index: int) -> None:
+        transport = WebChat(args.url, f"fuzz-{index}", args.timeout) if args.channel == "webchat" else None
+        if transport:
+            await transport.open()
+        for text in messages:
+            start = time.monotonic()
+            outcome = await (fuzz_webchat(transport, text) if transport else
+                             fuzz_rest(http, args, f"fuzz-{os.getpid()}-{index}", text))
+            latencies.append(time.monotonic() - start)
+            counts[outcome] = counts.get(outcome, 0) + 1
+        if transport:
+            await transport.close()
+
+    start = time.monotonic()
+    await asyncio.gather(*(customer(i) for i in range(args.customers)))
+    wall = time.monotonic() - start
+    after = await Rest(http, args.url, f"fuzz-after-{os.getpid()}", args.timeout).say("xin chào")
+    ms = sorted(1000 * x for x in latencies)
+    print(f"fuzz over {args.channel}: {len(ms)} messages in {wall:.0f}s ({len(ms) / wall:.1f}/s) from "
+          f"{args.customers} senders; p50 {percentile(ms, .5):.0f} ms  p99 {percentile(ms, .99):.0f} ms  "
+          f"max {max(ms, default=0):.0f} ms")
+    print("outcomes  " + "  ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    print(f"afterwards 'xin chào' is answered: {bool(after and (after[0].get('text') or '').startswith('Dạ'))}")
+
+
+async def fuzz_rest(http: aiohttp.ClientSession, args: argparse.Namespace, sender: str, text: str) -> str:
+    try:
+        async with http.post(f"{args.url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                             timeout=aiohttp.ClientTimeout(total=args.timeout)) as resp:
+            body = await resp.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        return f"error:{type(exc).__name__}"
+    if resp.status >= 500:
+        return f"http_{resp.status}"
+    if resp.status == 400:
+        return "rejected_empty" if not text.strip() else "rejected_400"
+    said = " ".join(r.get("text") or "" for r in body) if isinstance(body, list) else ""
+    if len(text.strip()) > 2000:
+        return "too_long_polite" if "dài quá" in said else "too_long_not_told"
+    return "answered" if said or body else "silent"
+
+
+async def fuzz_webchat(chat: "WebChat", text: str) -> str:
+    try:
+        replies = await chat.say(text)
+    except TransportError as exc:
+        reason = str(exc)
+        if "too_long" in reason:
+            await asyncio.sleep(0.2)
+            told = any("dài quá" in (r.get("text") or "") for r in chat.replies)
+            return "too_long_polite" if told else "too_long_not_told"
+        return "rejected_empty" if "empty" in reason else f"error:{reason[:40]}"
+    except Exception as exc:  # noqa: BLE001 - counted
+        return f"error:{type(exc).__name__}"
+    return "answered" if replies else "silent"
+
+
 async def sample(processes: list[Process], stop: asyncio.Event) -> None:
     while not stop.is_set():
         for p in processes:
             p.sample()
         await asyncio.sleep(0.5)
+
+
+def print_processes(processes: list[Process], wall: float) -> None:
+    for p in processes:
+        cpu = p.cpu() - p.cpu_start
+        print(f"process   {p.name:<16} CPU {cpu:6.1f} s ({100 * cpu / wall:5.1f}% of one core)  "
+              f"RSS peak {p.rss_peak:6.0f} MB")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 def report(args: argparse.Namespace, run: Run, wall: float, processes: list[Process]) -> None:
@@ -440,11 +515,7 @@ def report(args: argparse.Namespace, run: Run, wall: float, processes: list[Proc
     print(f"errors    {sum(s.errors.values())} {json.dumps(s.errors, ensure_ascii=False) if s.errors else ''}")
     print(f"checks    silent turns {s.silent}  cross-talk {s.crosstalk}  stuck journeys {s.stuck}  "
           f"request codes {len(s.codes)} (distinct {len(set(s.codes))})")
-    for p in processes:
-        cpu = p.cpu() - p.cpu_start
-        print(f"process   {p.name:<16} CPU {cpu:6.1f} s ({100 * cpu / wall:5.1f}% of one core)  "
-              f"RSS peak {p.rss_peak:6.0f} MB")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print_processes(processes, wall)
     if args.database_url:
         check_stored(args.database_url, s.codes)
 
@@ -475,6 +546,13 @@ async def main_async(args: argparse.Namespace) -> None:
     sampler = asyncio.create_task(sample(processes, stop))
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
+        if args.fuzz:
+            start = time.monotonic()
+            await fuzz(args, http)
+            stop.set()
+            await sampler
+            print_processes(processes, time.monotonic() - start)
+            return
         run = Run(args, http)
         start = time.monotonic()
         await (run.open_loop() if args.rate else run.closed_loop())
@@ -497,6 +575,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for one turn")
     parser.add_argument("--port", type=int, action="append", default=[],
                         help="another server port whose process to measure (e.g. the action server's)")
+    parser.add_argument("--one-conversation", action="store_true",
+                        help="each customer keeps one conversation for the whole run (trackers grow)")
+    parser.add_argument("--fuzz", type=int, default=0, help="send N hostile messages instead of journeys")
     parser.add_argument("--database-url", help="the project database: check every request is stored once")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
