@@ -22,7 +22,7 @@ from actions.tracker_helpers import (
     PENDING_SLOT, customer_code_in_message, latest_entity, latest_intent, latest_text, pending_events,
 )
 from bot.catalogue import load_catalogue
-from bot.db.models import STATUS_VI
+from bot.db.models import status_label
 from bot.db.repository import (
     find_request, get_customer, latest_bills, planned_outages, requests_by_phone, unpaid_total,
 )
@@ -271,7 +271,7 @@ class ActionCheckOutageSchedule(Action):
 def _request_line(req: Any) -> str:
     service = load_catalogue().services.get(req.service)
     label = service.short if service else req.service
-    return (f"• {req.code} – {label}: {STATUS_VI.get(req.status, req.status)}, tiếp nhận "
+    return (f"• {req.code} – {label}: {status_label(req.status)}, tiếp nhận "
             f"{format_date(req.created_at)}, hẹn hoàn thành {format_date(req.due_date)}")
 
 
@@ -279,10 +279,17 @@ def _request_text(req: Any) -> str:
     service = load_catalogue().services.get(req.service)
     return "\n".join([
         f"Yêu cầu {req.code} – {service.vi if service else req.service}:",
-        f"• Trạng thái: {STATUS_VI.get(req.status, req.status)}",
+        f"• Trạng thái: {status_label(req.status)}",
+        *_latest_note(req),
         f"• Ngày tiếp nhận: {format_date(req.created_at)}",
         f"• Hẹn hoàn thành: {format_date(req.due_date)}",
     ])
+
+
+def _latest_note(req: Any) -> list[str]:
+    """The request desk's note on the latest status change, if it has one."""
+    latest = req.history[-1] if req.history else None
+    return [f"• Ghi chú: {latest.note}"] if latest is not None and latest.note and len(req.history) > 1 else []
 
 
 class ActionCheckRequestStatus(Action):

@@ -49,6 +49,9 @@ class Settings:
     office_days: str = "1-6"
     queue_timeout_seconds: int = 180
     agent_idle_seconds: int = 1800
+    # `make run` creates a demo console login (demo only) when no agent exists and the database is the
+    # default local SQLite file; false: never.
+    demo_agent: bool = True
     # Zalo OA (connectors/zalo.py). Names fixed by the Zalo issue; outside tools rely on them.
     zalo_app_id: str = ""
     zalo_oa_secret_key: str = ""

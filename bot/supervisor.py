@@ -84,6 +84,7 @@ class Supervisor:
         self.children = children(settings, self.plan, credentials)
         self.stopping = asyncio.Event()
         self.failed: Optional[str] = None
+        self.demo_password: Optional[str] = None
 
     async def _start(self, child: Child) -> None:
         child.process = await asyncio.create_subprocess_exec(
@@ -117,6 +118,10 @@ class Supervisor:
                  f"Action server:  http://{s.host}:{s.action_port}/health"]
         if any(c.name == "web" for c in self.children):
             lines.insert(0, f"Demo page:      {s.web_url}/")
+            lines.insert(1, f"Agent console:  {s.web_url}/console/")
+            if self.demo_password:
+                lines.insert(2, f"  DEMO ONLY login: demo / {self.demo_password}  (DEMO_AGENT=false to disable; "
+                                "real accounts: python -m bot agents add NAME)")
         lines += self.plan.lines
         _say("super", "ready — open:")
         for line in lines:
@@ -184,6 +189,16 @@ def run(setup: bool = True) -> int:
     if not any((PROJECT_ROOT / "models").glob("*.tar.gz")):
         print("Chưa có mô hình đã huấn luyện trong models/: chạy `make train` (hoặc `make run`).", file=sys.stderr)
         return 2
+    demo_password = None
     if setup:
         prepare_database()
-    return asyncio.run(Supervisor(settings).run())
+        from bot.web.demo_agent import ensure_demo_agent
+
+        demo_password = ensure_demo_agent(settings)
+    return asyncio.run(_run(settings, demo_password))
+
+
+async def _run(settings: Settings, demo_password: Optional[str]) -> int:
+    supervisor = Supervisor(settings)
+    supervisor.demo_password = demo_password
+    return await supervisor.run()

@@ -60,6 +60,10 @@ class RequestStatusHistory(Base):
     status = Column(String(20), nullable=False)
     note = Column(Text, nullable=False, default="")
     changed_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"))  # who changed it in the console
+    # telling the customer on the request's channel: sent | failed | skipped (no conversation); NULL: not tried
+    delivery = Column(String(12))
+    delivery_error = Column(String(300))
 
     request = relationship("ServiceRequest", back_populates="history")
 
@@ -91,14 +95,28 @@ class PlannedOutage(Base):
     reason = Column(Text, nullable=False, default="")
 
 
-REQUEST_STATUSES = ("received", "processing", "scheduled", "completed", "cancelled")
+# received -> processing -> surveying -> waiting_customer -> done | rejected (the request desk may also step back)
+REQUEST_STATUSES = ("received", "processing", "surveying", "waiting_customer", "done", "rejected")
+FINAL_STATUSES = ("done", "rejected")
 STATUS_VI = {
     "received": "Đã tiếp nhận",
     "processing": "Đang xử lý",
-    "scheduled": "Đã hẹn lịch khảo sát/thi công",
-    "completed": "Đã hoàn thành",
-    "cancelled": "Đã hủy",
+    "surveying": "Đang khảo sát",
+    "waiting_customer": "Chờ khách hàng bổ sung",
+    "done": "Đã hoàn thành",
+    "rejected": "Từ chối",
 }
+# values stored before the request desk existed (migration 0004 rewrites them; kept readable anyway)
+LEGACY_STATUSES = {"scheduled": "surveying", "completed": "done", "cancelled": "rejected"}
+
+
+def canonical_status(status: str) -> str:
+    return LEGACY_STATUSES.get(status, status)
+
+
+def status_label(status: str) -> str:
+    """Vietnamese label of a stored status, old values included."""
+    return STATUS_VI.get(canonical_status(status), status)
 
 
 # ---------------------------------------------------------------------------------------- channels

@@ -12,9 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.catalogue import load_catalogue
-from bot.db.models import Bill, Customer, PlannedOutage, RequestStatusHistory, ServiceRequest
+from bot.db.models import (
+    FINAL_STATUSES, LEGACY_STATUSES, REQUEST_STATUSES, Bill, Customer, PlannedOutage, RequestStatusHistory,
+    ServiceRequest,
+)
 from bot.identifiers import normalise_request_code
-from bot.localtime import as_utc, utcnow
+from bot.localtime import LOCAL_TZ, as_utc, utcnow
+from bot.localtime import today as local_today
 from bot.text import fold
 from bot.workdays import add_working_days
 
@@ -89,6 +93,63 @@ def requests_by_phone(session: Session, phone: str, limit: int = 5) -> Sequence[
 def list_requests(session: Session, limit: int = 50) -> Sequence[ServiceRequest]:
     stmt = select(ServiceRequest).order_by(ServiceRequest.id.desc()).limit(limit)
     return session.scalars(stmt).all()
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    """The request desk's filters; None means any."""
+    status: Optional[str] = None
+    service: Optional[str] = None
+    corporation: Optional[str] = None
+    channel: Optional[str] = None
+    created_from: Optional[date] = None  # Vietnam dates, inclusive
+    created_to: Optional[date] = None
+    overdue: bool = False  # due date passed and not done / rejected
+    text: Optional[str] = None  # request code, customer code or phone
+
+
+def _statuses(status: str) -> list[str]:
+    """A status and the old stored values that mean it."""
+    return [status] + [old for old, new in LEGACY_STATUSES.items() if new == status]
+
+
+def search_requests(session: Session, flt: RequestFilter, *, today: Optional[date] = None,
+                    limit: int = 200) -> Sequence[ServiceRequest]:
+    """Requests matching the desk's filters, newest first."""
+    stmt = select(ServiceRequest)
+    if flt.status:
+        stmt = stmt.where(ServiceRequest.status.in_(_statuses(flt.status)))
+    for column, value in ((ServiceRequest.service, flt.service), (ServiceRequest.corporation, flt.corporation),
+                          (ServiceRequest.channel, flt.channel)):
+        if value:
+            stmt = stmt.where(column == value)
+    if flt.created_from:
+        start = datetime.combine(flt.created_from, datetime.min.time(), LOCAL_TZ)
+        stmt = stmt.where(ServiceRequest.created_at >= as_utc(start))
+    if flt.created_to:
+        end = datetime.combine(flt.created_to, datetime.max.time(), LOCAL_TZ)
+        stmt = stmt.where(ServiceRequest.created_at <= as_utc(end))
+    if flt.overdue:
+        final = [s for f in FINAL_STATUSES for s in _statuses(f)]
+        stmt = stmt.where(ServiceRequest.due_date < (today or local_today()), ServiceRequest.status.not_in(final))
+    if flt.text:
+        needle = flt.text.strip().upper()
+        stmt = stmt.where((ServiceRequest.code == needle) | (ServiceRequest.customer_code == needle)
+                          | (ServiceRequest.phone == flt.text.strip()))
+    return session.scalars(stmt.order_by(ServiceRequest.id.desc()).limit(limit)).all()
+
+
+def set_status(session: Session, request: ServiceRequest, status: str, note: str = "",
+               agent_id: Optional[int] = None) -> RequestStatusHistory:
+    """Move a request to `status` and keep the change in its history (the same status again adds a note)."""
+    if status not in REQUEST_STATUSES:
+        raise ValueError(f"status must be one of {REQUEST_STATUSES}")
+    request.status = status
+    request.updated_at = utcnow()
+    entry = RequestStatusHistory(status=status, note=note.strip(), agent_id=agent_id, changed_at=utcnow())
+    request.history.append(entry)
+    session.flush()
+    return entry
 
 
 def get_customer(session: Session, customer_code: str) -> Optional[Customer]:

@@ -7,6 +7,8 @@ Routes
   GET /demo.css                   demo page styles
   GET /vendor/socket.io.min.js    socket.io-client v4 browser bundle, copied by `make setup`
   GET /healthz                    {"status": "ok"}
+  /console/…                      the agent console (bot/web/console_pages.py), request desk and overview API
+                                  (bot/web/desk.py, bot/web/overview.py)
 
 Only the files listed in ASSETS are served (never the web/ directory itself: package.json, node_modules).
 """
@@ -25,6 +27,7 @@ from bot import PROJECT_ROOT
 from bot.settings import Settings
 from bot.takeover import api as takeover_api
 from bot.takeover import sweeper
+from bot.web import console_pages, desk, overview
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +141,9 @@ def create_app(settings: Settings, *, server_url: Optional[str] = None,
     app[WEB_ROOT_KEY] = web_root or WEB_ROOT
     add_widget_routes(app)
     takeover_api.add_routes(app, settings)
+    desk.add_routes(app)
+    overview.add_routes(app)
+    console_pages.add_routes(app)
     if sweep:
         app.cleanup_ctx.append(_sweeper)
     if not (app[WEB_ROOT_KEY] / "vendor" / "socket.io.min.js").is_file():
