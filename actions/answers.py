@@ -14,14 +14,16 @@ from rasa_sdk.types import DomainDict
 from actions.dialogue import (
     all_hotlines_text, call_hotline, hotline_text, lower_first, payload, routed, service_buttons,
 )
-from actions.interruptions import free_text_answer, validate_as_answer
+from actions.forgiving import (
+    OFFER_SLOT, fallback_suggestions, service_from_words, suggestion_button, suggestion_question,
+)
+from actions.interruptions import free_text_answer, service_answer, validate_as_answer
 from actions.tracker_helpers import (
     active_form, clear_pending, escalation_context, known_customer_code, last_customer_words, latest_entity,
     latest_text,
 )
 from bot.catalogue import Service, load_catalogue
 from bot.formatting import format_money, format_number, format_percent
-from bot.nlu.mentions import parse_service
 from bot.settings import get_settings
 from bot.takeover import escalation
 from bot.text import fold
@@ -163,12 +165,13 @@ _DURATION_RE = re.compile(
 
 
 def service_in_message(tracker: Tracker) -> Optional[str]:
-    """Service code of the latest message: the NLU entity, else the longest catalogue wording in the text."""
+    """Service code of the latest message: the NLU entity, else the longest catalogue wording in the text,
+    else a described situation ("nhà mới xây thì cần giấy tờ gì")."""
     catalogue = load_catalogue()
     value = latest_entity(tracker, "service")
     if value in catalogue.services:
         return value
-    return parse_service(latest_text(tracker), catalogue)
+    return service_from_words(latest_text(tracker), catalogue)
 
 
 def fee_sentence(service: Service) -> str:
@@ -198,8 +201,10 @@ class ActionAnswerProcedure(Action):
 
     A question about the fee ("mất phí không?") or the duration ("bao lâu thì xong?") gets that
     part only, concisely; inside a form no buttons are added so the form can re-ask its question.
-    While the form asks a free-text slot, a statement read as ask_procedure ("dời công tơ ra cột điện
-    trước cổng") is the answer: it is validated as such, nothing is said and the form goes on.
+    While the form asks a free-text slot or which service, a statement read as ask_procedure ("dời công tơ
+    ra cột điện trước cổng", "nhà mới xây cần có điện") is the answer: it is validated as such, nothing
+    is said and the form goes on. Outside a form the answer offers the registration (a button; slot
+    `offered_service` lets "đăng ký luôn" or a "yes" start it).
     """
 
     def name(self) -> str:
@@ -208,7 +213,7 @@ class ActionAnswerProcedure(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
         catalogue = load_catalogue()
-        if free_text_answer(tracker, catalogue):
+        if free_text_answer(tracker, catalogue) or service_answer(tracker, catalogue):
             events = validate_as_answer(tracker, dispatcher, catalogue)
             if events is not None:
                 return events
@@ -217,7 +222,7 @@ class ActionAnswerProcedure(Action):
         if service is None:
             dispatcher.utter_message(text="Anh/chị muốn hỏi thủ tục của dịch vụ nào ạ?",
                                      buttons=service_buttons("ask_procedure", catalogue))
-            return clear_pending(tracker)
+            return clear_pending(tracker) + _offer(tracker, None)
         text = fold(latest_text(tracker))
         parts = []
         if _FEE_RE.search(text):
@@ -230,12 +235,17 @@ class ActionAnswerProcedure(Action):
             answer = procedure_text(service)
         if active_form(tracker):
             dispatcher.utter_message(text=answer)
-        else:
-            dispatcher.utter_message(
-                text=answer + "\nAnh/chị muốn đăng ký luôn thì bấm nút bên dưới ạ.",
-                buttons=[{"title": f"Đăng ký {lower_first(service.short)}",
-                          "payload": payload("request_service", {"service": service.code})}])
-        return clear_pending(tracker)
+            return clear_pending(tracker)
+        dispatcher.utter_message(
+            text=answer + "\nAnh/chị muốn đăng ký luôn thì bấm nút bên dưới hoặc nhắn \"đăng ký luôn\" ạ.",
+            buttons=[{"title": f"Đăng ký {lower_first(service.short)}",
+                      "payload": payload("request_service", {"service": service.code})}])
+        return clear_pending(tracker) + _offer(tracker, service.code)
+
+
+def _offer(tracker: Tracker, code: Optional[str]) -> list[EventType]:
+    """Remember which service a procedure answer offered (None: nothing offered)."""
+    return [SlotSet(OFFER_SLOT, code)] if tracker.get_slot(OFFER_SLOT) != code else []
 
 
 # --------------------------------------------------------------------------- payment, hotline, human
@@ -332,8 +342,10 @@ def human_handoff_text(customer_code: Optional[str]) -> str:
 # --------------------------------------------------------------------------- fallback ladder
 
 class ActionFallbackLadder(Action):
-    """Intent nlu_fallback: first ask to rephrase with suggestions; from the second fallback in a
-    row offer a human. The counter slot is reset by its from_intent mapping on any other intent."""
+    """Intent nlu_fallback: first, when the classifier had plausible readings, ask "Ý anh/chị là …?" with
+    one button per reading (actions/forgiving.py), else ask to rephrase with the menu; from the second
+    fallback in a row offer a human. The counter slot is reset by its from_intent mapping on any other
+    intent."""
 
     def name(self) -> str:
         return "action_fallback_ladder"
@@ -344,7 +356,12 @@ class ActionFallbackLadder(Action):
             count = int(float(tracker.get_slot(FALLBACK_SLOT) or 0)) + 1
         except (TypeError, ValueError):
             count = 1
-        if count < 2:
+        suggestions = fallback_suggestions(tracker.latest_message or {})
+        if count < 2 and suggestions:
+            service = latest_entity(tracker, "service")
+            buttons = [suggestion_button(intent, service) for intent, _ in suggestions]
+            dispatcher.utter_message(text=suggestion_question([b["title"] for b in buttons]), buttons=buttons)
+        elif count < 2:
             dispatcher.utter_message(
                 text="Xin lỗi, em chưa hiểu ý anh/chị. Anh/chị nói lại theo cách khác giúp em, "
                      "hoặc chọn một việc bên dưới ạ.",

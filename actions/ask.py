@@ -89,6 +89,12 @@ class ActionAskSwitchService(_AskBase):
         target = dlg.service_of(tracker.get_slot("pending_service"), catalogue)
         if service is None or target is None:
             return "Anh/chị muốn chuyển sang dịch vụ khác không ạ?", dlg.YES_NO_BUTTONS
+        if service.code == "complaint" and target.code == dlg.OUTAGE_SERVICE:  # set by the form (forms.py)
+            text = ("Dạ, em rất tiếc vì sự bất tiện này. Nếu hiện giờ chỗ anh/chị vẫn đang mất điện, em lập ngay "
+                    f"phiếu {dlg.lower_first(target.short)} để điện lực cử người xử lý gấp; hoặc em ghi nhận "
+                    "nội dung này thành khiếu nại. Anh/chị chọn giúp em ạ.")
+            return text, [{"title": "Báo mất điện ngay", "payload": "/affirm"},
+                          {"title": "Vẫn gửi khiếu nại", "payload": "/deny"}]
         text = (f"Anh/chị đang đăng ký {dlg.lower_first(service.vi)}. Anh/chị muốn chuyển sang "
                 f"{dlg.lower_first(target.vi)} không ạ? Họ tên, số điện thoại đã nhập em vẫn giữ lại.")
         buttons = [{"title": f"Chuyển sang {dlg.lower_first(target.short)}", "payload": "/affirm"},

@@ -21,11 +21,13 @@ from rasa_sdk.types import DomainDict
 
 from actions import dialogue as dlg
 from actions.customers import current_planned_outage, lookup_customer
-from actions.tracker_helpers import held_by_person, previous_value
+from actions.forgiving import offered_service, service_from_words
+from actions.tracker_helpers import held_by_person, latest_intent, latest_text, previous_value
 from bot import validators as val
 from bot.catalogue import Catalogue, Service, load_catalogue
 from bot.localtime import today
-from bot.nlu.mentions import parse_field, parse_service
+from bot.nlu.mentions import parse_field
+from bot.nlu.situations import describes_outage
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,8 @@ class FormTurn:
             self.set("service", None)  # stale code (catalogue changed): ask again
         if "service" in c:
             self._service(c["service"])
+        elif self.get("service") is None:
+            self._service_not_named()
         if "switch_service" in c:
             self._switch(c["switch_service"])
         if "report_anyway" in c:
@@ -104,6 +108,7 @@ class FormTurn:
         self._forget_old_prefill()
         self._prefill()
         self._description_from_first_message()
+        self._offer_outage_report()
         self._failures()
         self._outage_check()
         if "confirm" in c and self.get("confirm") is True and self._missing_fields():
@@ -139,13 +144,33 @@ class FormTurn:
 
     # -- steps
     def _service(self, value: Any) -> None:
-        code = parse_service(val.as_text(value), self.cat)
+        code = service_from_words(val.as_text(value), self.cat)
         if code is None:
             self.set("service", None)
             self.error = {"slot": "service", "text": "Em chưa rõ anh/chị cần đăng ký dịch vụ nào."}
             return
         self.set("service", code)
         self.intro = self.cat.services[code]
+
+    def _service_not_named(self) -> None:
+        """No service in this turn: a "yes"/"đăng ký luôn" right after a procedure answer registers the
+        service it was about; a request told as a situation ("quán mới lắp 3 máy lạnh") its service."""
+        intent = latest_intent(self.tracker)
+        code = offered_service(self.tracker) if intent in ("affirm", "request_service") else None
+        if code is None and intent == "request_service" and self.requested is None:
+            code = service_from_words(latest_text(self.tracker), self.cat)
+        if code is not None:
+            self._service(code)
+
+    def _offer_outage_report(self) -> None:
+        """A complaint that tells of a power cut happening now ("mất điện từ sáng mà chưa ai đến") is asked
+        first whether to report the outage instead (the switch question; the description is kept)."""
+        if self.intro is None or self.intro.code != "complaint" or "outage_report" not in self.cat.services:
+            return
+        if self.get("pending_service") or not describes_outage(latest_text(self.tracker)):
+            return
+        self.set("pending_service", "outage_report")
+        self.set("switch_service", None)
 
     def _switch(self, value: Any) -> None:
         target = dlg.service_of(self.get("pending_service"), self.cat)
@@ -341,6 +366,8 @@ class FormTurn:
             self.set("description", found)
 
     def _intro_message(self) -> None:
+        if self.intro is not None and self.get("pending_service") and not self.get("switch_service"):
+            return  # the switch question comes first; the intro follows the customer's choice
         if self.intro is not None:
             known = {s: self.get(s) for s in self.intro.slots if self.get(s) is not None}
             note = self._prefill_note() if self.prefilled else ""

@@ -44,6 +44,15 @@ def free_text_answer(tracker: Tracker, catalogue: Catalogue) -> bool:
     return tracker.get_slot(REQUESTED_SLOT) in dlg.FREE_TEXT_SLOTS and not looks_like_question(latest_text(tracker))
 
 
+def service_answer(tracker: Tracker, catalogue: Catalogue) -> bool:
+    """The form asks which service and the latest typed message, whatever its intent, is not a question:
+    it describes the service wanted ("nhà mới xây xong, cần có điện để ở" read as ask_procedure)."""
+    if active_form(tracker) != dlg.FORM_NAME or tracker.get_slot(REQUESTED_SLOT) != "service":
+        return False
+    text = latest_text(tracker)
+    return bool(text) and not text.startswith("/") and not looks_like_question(text)
+
+
 def validate_as_answer(tracker: Tracker, dispatcher: CollectingDispatcher,
                        catalogue: Catalogue) -> Optional[list[EventType]]:
     """Validates the latest message as the answer to the slot the form asks (the events of that turn);

@@ -145,7 +145,7 @@ async def test_answer_clears_an_open_lookup_question(dispatcher, domain, tracker
 async def test_procedure_full_answer_with_register_button(dispatcher, domain, tracker_for):
     tracker = tracker_for("di dời công tơ cần giấy tờ gì", "ask_procedure", {"service": "meter_relocation"})
     events = await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
-    assert events == []
+    assert events == [SlotSet("offered_service", "meter_relocation")]  # "đăng ký luôn" registers it
     assert dispatcher.messages[0]["text"] == (
         "Thay đổi vị trí thiết bị đo đếm (di dời công tơ):\n"
         "• Giấy tờ cần chuẩn bị:\n"
@@ -153,7 +153,7 @@ async def test_procedure_full_answer_with_register_button(dispatcher, domain, tr
         "  - Giấy tờ chứng minh quyền sử dụng vị trí mới nếu không thuộc sở hữu\n"
         "• Thời gian giải quyết: tối đa 5 ngày làm việc\n"
         "• Chi phí: Khách hàng chịu chi phí di dời (trừ công tơ, TU, TI của điện lực)\n"
-        "Anh/chị muốn đăng ký luôn thì bấm nút bên dưới ạ."
+        "Anh/chị muốn đăng ký luôn thì bấm nút bên dưới hoặc nhắn \"đăng ký luôn\" ạ."
     )
     assert dispatcher.messages[0]["buttons"] == [
         {"title": "Đăng ký di dời công tơ", "payload": '/request_service{"service":"meter_relocation"}'}]
@@ -354,3 +354,78 @@ async def test_fallback_keeps_an_open_lookup_question(dispatcher, domain, tracke
     tracker = tracker_for("???", "nlu_fallback", slots={"lookup_pending": "outage"})
     events = await answers.ActionFallbackLadder().run(dispatcher, tracker, domain)
     assert events == [SlotSet("fallback_count", 1.0)]
+
+
+# --------------------------------------------------------------------------- forgiving dialogue
+
+def fallback_tracker(text: str, ranking: list, entities: dict | None = None, slots: dict | None = None) -> Tracker:
+    """A tracker whose latest message fell below the fallback threshold, with the classifier's ranking."""
+    message = {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.4},
+               "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.4}]
+               + [{"name": n, "confidence": c} for n, c in ranking],
+               "entities": [{"entity": k, "value": v} for k, v in (entities or {}).items()]}
+    return Tracker("test-user", dict(slots or {}), message, [], False, None, {}, "action_listen")
+
+
+async def test_fallback_with_plausible_readings_asks_which_one_with_buttons(dispatcher, domain):
+    tracker = fallback_tracker("điện nhà tôi lúc có lúc không, bực quá",
+                               [("report_outage", 0.38), ("complain", 0.33), ("greet", 0.2), ("ask_tariff", 0.05)])
+    events = await answers.ActionFallbackLadder().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("fallback_count", 1.0)]
+    assert texts(dispatcher) == ["Dạ, ý anh/chị là “báo mất điện, sự cố” hay “gửi khiếu nại, phản ánh” ạ? "
+                                 "Anh/chị chọn bên dưới giúp em, hoặc nói rõ hơn một chút nhé."]
+    assert dispatcher.messages[0]["buttons"] == [
+        {"title": "Báo mất điện, sự cố", "payload": "/report_outage"},
+        {"title": "Gửi khiếu nại, phản ánh", "payload": "/complain"}]
+
+
+async def test_fallback_reading_keeps_the_service_named(dispatcher, domain):
+    tracker = fallback_tracker("cái vụ dời đồng hồ", [("ask_procedure", 0.36), ("request_service", 0.31)],
+                               entities={"service": "meter_relocation"})
+    await answers.ActionFallbackLadder().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["buttons"] == [
+        {"title": "Hỏi thủ tục di dời công tơ", "payload": '/ask_procedure{"service":"meter_relocation"}'},
+        {"title": "Đăng ký di dời công tơ", "payload": '/request_service{"service":"meter_relocation"}'}]
+
+
+async def test_fallback_without_a_plausible_reading_asks_to_rephrase(dispatcher, domain):
+    tracker = fallback_tracker("hmmm", [("greet", 0.3), ("affirm", 0.25), ("check_bill", 0.1)])
+    await answers.ActionFallbackLadder().run(dispatcher, tracker, domain)
+    assert texts(dispatcher)[0].startswith("Xin lỗi, em chưa hiểu ý anh/chị.")
+    assert dispatcher.messages[0]["buttons"] == MENU
+
+
+async def test_second_fallback_offers_a_human_even_with_readings(dispatcher, domain):
+    tracker = fallback_tracker("vẫn thế", [("complain", 0.35)], slots={"fallback_count": 1.0})
+    await answers.ActionFallbackLadder().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["buttons"][0] == {"title": "Gặp nhân viên", "payload": "/request_human"}
+
+
+async def test_procedure_for_a_described_situation(dispatcher, domain, tracker_for):
+    tracker = tracker_for("nhà mới xây xong chưa có điện thì cần giấy tờ gì", "ask_procedure")
+    events = await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("offered_service", "new_connection_lv")]
+    assert texts(dispatcher)[0].startswith("Cấp điện mới từ lưới điện hạ áp (220/380V):")
+
+
+async def test_procedure_without_a_service_withdraws_an_earlier_offer(dispatcher, domain, tracker_for):
+    tracker = tracker_for("thủ tục thế nào", "ask_procedure", slots={"offered_service": "holder_change"})
+    events = await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("offered_service", None)]
+    assert texts(dispatcher) == ["Anh/chị muốn hỏi thủ tục của dịch vụ nào ạ?"]
+
+
+async def test_description_typed_at_which_service_is_the_answer(dispatcher, domain, tracker_for):
+    text = "quán em mới lắp thêm 2 cái máy lạnh nên điện không đủ tải"
+    tracker = tracker_for(text, "ask_procedure", form="service_form", slots={"requested_slot": "service"})
+    events = await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert SlotSet("service", "capacity_change") in events
+    assert texts(dispatcher)[0].startswith("Dạ, em giúp anh/chị đăng ký: Thay đổi công suất sử dụng điện")
+
+
+async def test_question_typed_at_which_service_is_still_answered(dispatcher, domain, tracker_for):
+    tracker = tracker_for("sang tên mất bao lâu?", "ask_procedure", {"service": "holder_change"},
+                          form="service_form", slots={"requested_slot": "service"})
+    events = await answers.ActionAnswerProcedure().run(dispatcher, tracker, domain)
+    assert events == []
+    assert texts(dispatcher)[0].startswith("Thời gian giải quyết sang tên hợp đồng mua bán điện")

@@ -798,3 +798,107 @@ async def test_an_outage_report_with_danger_words_goes_to_a_person_at_once(custo
     await submit.ActionSubmitRequest().run(CollectingDispatcher(), submit_tracker(calm, sender="conv-calm"), DOMAIN)
     assert not engine.is_held("conv-calm")
     get_settings.cache_clear()
+
+
+# --------------------------------------------------------------------------- forgiving dialogue
+
+def after_procedure_answer(tracker: Tracker) -> Tracker:
+    """The same tracker with a procedure answer as the bot's previous turn."""
+    listen = max(i for i, e in enumerate(tracker.events) if e.get("name") == "action_listen")
+    tracker.events.insert(listen, {"event": "action", "name": "action_answer_procedure"})
+    return tracker
+
+
+@pytest.mark.parametrize("text, intent", [("đăng ký luôn", "request_service"), ("ok em", "affirm"),
+                                          ("dang ky luon nhe", "request_service")])
+async def test_yes_right_after_a_procedure_answer_registers_that_service(text, intent, dispatcher):
+    tracker = after_procedure_answer(form_tracker({"offered_service": "meter_relocation"}, text=text, intent=intent))
+    events = await validate(tracker, dispatcher)
+    assert events == [SlotSet("service", "meter_relocation"), SlotSet("requested_slot", "customer_code")]
+    assert texts(dispatcher)[0].startswith("Dạ, em giúp anh/chị đăng ký: Thay đổi vị trí thiết bị đo đếm")
+
+
+async def test_an_old_offer_is_not_taken_after_another_answer(dispatcher):
+    tracker = form_tracker({"offered_service": "meter_relocation"}, text="đăng ký luôn", intent="request_service")
+    tracker.events.insert(1, {"event": "action", "name": "action_answer_procedure"})  # long before
+    tracker.events.insert(-3, {"event": "action", "name": "action_check_bill"})       # the previous turn
+    events = await validate(tracker, dispatcher)
+    assert events == [SlotSet("requested_slot", "service")]
+
+
+@pytest.mark.parametrize("text, code", [
+    ("Tiệm chị tính gắn thêm 3 cái máy lạnh, làm giùm chị với", "capacity_change"),
+    ("tôi đã trả hết nợ tiền điện rồi, làm ơn làm thủ tục giúp tôi", "reconnection"),
+    ("em mới mua lại căn nhà của ông chủ cũ, làm giúp em hợp đồng", "holder_change"),
+])
+async def test_request_told_as_a_situation_finds_its_service(text, code, dispatcher):
+    events = await validate(form_tracker(text=text, intent="request_service"), dispatcher)
+    assert events[0] == SlotSet("service", code)
+    assert texts(dispatcher)[0].startswith(f"Dạ, em giúp anh/chị đăng ký: {CAT.services[code].vi}.")
+
+
+@pytest.mark.parametrize("text, code", [
+    ("nhà mới xây xong, chưa có điện để ở", "new_connection_lv"),
+    ("quán mình mở thêm lò nướng, điện hay nhảy aptomat", "capacity_change"),
+    ("Lắp công tơ, cấp điện mới hạ áp", "new_connection_lv"),  # a button title typed back
+])
+async def test_which_service_accepts_a_description(text, code, dispatcher):
+    tracker = form_tracker({}, {"service": text}, requested="service", text=text)
+    events = await validate(tracker, dispatcher)
+    assert events[0] == SlotSet("service", code)
+
+
+async def test_which_service_accepts_the_button(dispatcher):
+    tracker = form_tracker({}, {"service": "quota_change"}, requested="service",
+                           text='/request_service{"service":"quota_change"}', intent="request_service",
+                           entities={"service": "quota_change"})
+    events = await validate(tracker, dispatcher)
+    assert events == [SlotSet("service", "quota_change"), SlotSet("requested_slot", "customer_code")]
+
+
+OUTAGE_COMPLAINT = "Mất điện từ 6 giờ sáng tới giờ vẫn chưa có, gọi tổng đài không ai nghe, bực mình quá"
+
+
+async def test_complaint_describing_an_outage_is_offered_the_outage_report(dispatcher):
+    tracker = form_tracker({}, {"service": "complaint"}, text=OUTAGE_COMPLAINT, intent="complain")
+    events = await validate(tracker, dispatcher)
+    assert events == [SlotSet("service", "complaint"), SlotSet("description", OUTAGE_COMPLAINT),
+                      SlotSet("pending_service", "outage_report"), SlotSet("switch_service", None),
+                      SlotSet("requested_slot", "switch_service")]
+    assert texts(dispatcher) == []  # the switch question comes first
+    ask = CollectingDispatcher()
+    slots = {"service": "complaint", "pending_service": "outage_report", "description": OUTAGE_COMPLAINT}
+    await ask_actions.ActionAskSwitchService().run(ask, form_tracker(slots, requested="switch_service"), DOMAIN)
+    assert ask.messages[0]["text"].startswith("Dạ, em rất tiếc vì sự bất tiện này. Nếu hiện giờ chỗ anh/chị vẫn "
+                                              "đang mất điện, em lập ngay phiếu báo mất điện, sự cố")
+    assert ask.messages[0]["buttons"] == [{"title": "Báo mất điện ngay", "payload": "/affirm"},
+                                          {"title": "Vẫn gửi khiếu nại", "payload": "/deny"}]
+
+
+async def test_outage_report_accepted_keeps_the_description(dispatcher):
+    slots = {"service": "complaint", "pending_service": "outage_report", "description": OUTAGE_COMPLAINT}
+    tracker = form_tracker(slots, {"switch_service": True}, requested="switch_service", intent="affirm")
+    events = await validate(tracker, dispatcher)
+    assert SlotSet("service", "outage_report") in events
+    assert SlotSet("description", None) not in events
+    assert events[-1] == SlotSet("requested_slot", "address")
+    assert texts(dispatcher)[0].startswith("Dạ, em giúp anh/chị đăng ký: Báo mất điện / sự cố lưới điện.")
+
+
+async def test_outage_report_declined_goes_on_with_the_complaint(dispatcher):
+    slots = {"service": "complaint", "pending_service": "outage_report", "description": OUTAGE_COMPLAINT}
+    tracker = form_tracker(slots, {"switch_service": False}, requested="switch_service", intent="deny")
+    events = await validate(tracker, dispatcher)
+    assert SlotSet("declined_service", "outage_report") in events
+    assert texts(dispatcher) == ["Dạ, mình tiếp tục đăng ký khiếu nại / góp ý nhé."]
+
+
+@pytest.mark.parametrize("text", [
+    "Tuần trước mất điện 3 lần mà không ai thông báo, tôi muốn khiếu nại",
+    "hóa đơn tháng này cao bất thường",
+    "nhân viên ghi điện thái độ rất kém",
+])
+async def test_complaint_about_a_past_outage_or_the_bill_is_not_offered_the_outage_report(text, dispatcher):
+    events = await validate(form_tracker({}, {"service": "complaint"}, text=text, intent="complain"), dispatcher)
+    assert SlotSet("pending_service", "outage_report") not in events
+    assert texts(dispatcher)[0].startswith("Dạ, em giúp anh/chị đăng ký: Khiếu nại / góp ý.")

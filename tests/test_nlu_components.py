@@ -324,3 +324,32 @@ def test_looks_like_question(text):
 ])
 def test_statements_do_not_look_like_questions(text):
     assert not looks_like_question(text)
+
+
+# ---------------------------------------------------------------------------- situations (dialogue helpers)
+
+@pytest.mark.parametrize("text, code", [
+    ("tiệm mới gắn thêm 3 cái máy lạnh", "capacity_change"),
+    ("nha moi xay xong chua co dien", "new_connection_lv"),
+    ("tôi đã trả nợ rồi mà vẫn chưa được đóng điện lại", "reconnection"),
+    ("mới mua lại căn nhà của chủ cũ", "holder_change"),
+    ("nhà cho thuê trọ 6 phòng", "quota_change"),
+    ("hôm nay trời đẹp", None),
+])
+def test_guess_service_from_a_situation(text: str, code) -> None:
+    from bot.nlu.situations import guess_service
+
+    assert guess_service(text) == code
+
+
+@pytest.mark.parametrize("text, outage", [
+    ("mất điện từ sáng tới giờ vẫn chưa có, gọi không ai nghe", True),
+    ("cup dien nay gio ma khong ai toi sua", True),
+    ("tuần trước mất điện 3 lần không báo trước", False),
+    ("lịch cắt điện không thông báo gì cả", False),
+    ("hóa đơn tháng này cao bất thường", False),
+])
+def test_describes_outage(text: str, outage: bool) -> None:
+    from bot.nlu.situations import describes_outage
+
+    assert describes_outage(text) is outage
