@@ -12,8 +12,9 @@ Rasa's behaviour (same checks, same errors, same query) and only removes repeate
    every tracker it rebuilds. A dict by type name, rebuilt when a name is missing (a subclass imported later).
 3. `SQLTrackerStore._retrieve` loads every event as an ORM object to read one column; it now selects only the
    `data` column with Rasa's own query (same filter, same order).
-4. A SQLite tracker store (the local default) runs in Rasa's rollback-journal mode, two fsyncs per saved turn;
-   it gets the project database's settings instead (bot/db/session.py): WAL (readers never wait for the
+4. A SQLite tracker store (the local default) runs in Rasa's rollback-journal mode, two fsyncs per saved turn,
+   on a new connection per session; it gets the project database's settings instead (bot/db/session.py): a
+   connection pool, WAL (readers never wait for the
    writer, several Rasa processes can share it) and synchronous=NORMAL (a commit survives any process crash;
    only a power loss may undo the last ones). PostgreSQL, the production store, is left as it is.
 
@@ -187,16 +188,23 @@ def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _patch_sqlite_tracker() -> None:
+    import sqlalchemy as sa
     from rasa.core.tracker_store import SQLTrackerStore
     from sqlalchemy import event
+    from sqlalchemy.orm import sessionmaker
+    from sqlalchemy.pool import QueuePool
 
     original_init = SQLTrackerStore.__init__
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
-        if self.engine.dialect.name == "sqlite":
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            # a pooled engine (SQLAlchemy 1.4 opens a new SQLite connection per session) with the pragmas
+            self.engine.dispose()
+            self.engine = sa.create_engine(self.engine.url, poolclass=QueuePool, pool_size=4, max_overflow=4,
+                                           connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(self.engine, "connect", _sqlite_wal)
-            self.engine.dispose()  # pooled connections opened before the listener get the pragmas too
+            self.sessionmaker = sessionmaker(bind=self.engine)
 
     SQLTrackerStore.__init__ = init
 

@@ -12,6 +12,7 @@ Open loop (fixed rate):   .venv/bin/python scripts/loadtest.py --rate 10 --durat
 Web chat (socket.io):     add --channel webchat
 `rasa init` comparison:   add --journeys rasa-init (against `rasa run` of a `rasa init --no-prompt` project; README)
 Fuzzing:                  .venv/bin/python scripts/loadtest.py --fuzz 10000 [--channel webchat]
+Cold start:               .venv/bin/python scripts/loadtest.py --cold-start
 
 Prints throughput, p50/p95/p99 latency, errors, and CPU and RSS of each server process (from /proc).
 """
@@ -334,10 +335,12 @@ class Run:
         self.deadline = time.monotonic() + args.duration
         self.warm_until = time.monotonic() + args.warmup
 
-    def transport(self, sender: str) -> Any:
+    def transport(self, sender: str, index: int) -> Any:
+        urls = self.args.url.split(",")  # several Rasa processes: customers spread over them
+        url = urls[index % len(urls)]
         if self.args.channel == "webchat":
-            return WebChat(self.args.url, sender, self.args.timeout)
-        return Rest(self.http, self.args.url, sender, self.args.timeout)
+            return WebChat(url, sender, self.args.timeout)
+        return Rest(self.http, url, sender, self.args.timeout)
 
     async def arrival(self, gate: asyncio.Queue) -> Optional[float]:
         self.waiting += 1
@@ -378,7 +381,7 @@ class Run:
         for n in itertools.count(index):
             # each visit is a new conversation, unless --one-conversation (trackers then grow all run long)
             sender = f"load-{os.getpid()}-{index}-" + ("0" if self.args.one_conversation else uuid.uuid4().hex[:8])
-            transport = self.transport(sender)
+            transport = self.transport(sender, index + n)
             try:
                 await transport.open()
                 journeys = await visit(self.sayer(c, transport, gate), c, n, self.stats)
@@ -426,6 +429,7 @@ async def fuzz(args: argparse.Namespace, http: aiohttp.ClientSession) -> None:
     """--fuzz N: hostile messages (tests/fuzz.py) from --customers senders at once; then a normal message."""
     from tests.fuzz import fuzz_messages
 
+    args.url = args.url.split(",")[0]
     messages = iter(fuzz_messages(args.fuzz, seed=args.seed))
     counts: dict[str, int] = {}
     latencies: list[float] = []
@@ -540,7 +544,7 @@ def check_stored(url: str, codes: list[str]) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    ports = [str(aiohttp.client.URL(args.url).port)] + [str(p) for p in args.port]
+    ports = [str(aiohttp.client.URL(u).port) for u in args.url.split(",")] + [str(p) for p in args.port]
     processes = find_processes(ports)
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample(processes, stop))
@@ -562,9 +566,45 @@ async def main_async(args: argparse.Namespace) -> None:
     report(args, run, wall, processes)
 
 
+def cold_start(args: argparse.Namespace) -> None:
+    """--cold-start: `python -m bot run` (what `make run` runs once set up, trained model present) on free
+    ports with a new database, timed until the first answer over REST; then stopped."""
+    import signal
+    import subprocess
+    import tempfile
+
+    import requests
+
+    from tests.system import free_port
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp}/db.sqlite", TRACKER_STORE_URL=f"sqlite:///{tmp}/t.db",
+                   RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), WEB_PORT=str(free_port()),
+                   SIMULATOR_PORT=str(free_port()), HOST="127.0.0.1", SIMULATORS="true", PUBLIC_URL="")
+        url = f"http://127.0.0.1:{env['RASA_PORT']}/webhooks/rest/webhook"
+        start = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            while time.monotonic() - start < 600 and proc.poll() is None:
+                try:
+                    replies = requests.post(url, json={"sender": "cold", "message": "xin chào"}, timeout=30).json()
+                    if replies and (replies[0].get("text") or "").startswith("Dạ"):
+                        break
+                except (requests.RequestException, ValueError):
+                    time.sleep(0.2)
+            print(f"cold start to first answer: {time.monotonic() - start:.1f} s "
+                  f"(load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default="http://127.0.0.1:5005", help="the Rasa server")
+    parser.add_argument("--url", default="http://127.0.0.1:5005",
+                        help="the Rasa server (several, comma-separated: each visit goes to the next one)")
     parser.add_argument("--channel", choices=["rest", "webchat"], default="rest")
     parser.add_argument("--journeys", choices=["assistant", "rasa-init"], default="assistant")
     parser.add_argument("--customers", type=int, default=20, help="closed loop: concurrent customers")
@@ -580,7 +620,10 @@ def main() -> None:
     parser.add_argument("--fuzz", type=int, default=0, help="send N hostile messages instead of journeys")
     parser.add_argument("--database-url", help="the project database: check every request is stored once")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cold-start", action="store_true", help="time `python -m bot run` to its first answer")
     args = parser.parse_args()
+    if args.cold_start:
+        return cold_start(args)
     random.seed(args.seed)
     args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     asyncio.run(main_async(args))

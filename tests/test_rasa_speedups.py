@@ -135,3 +135,9 @@ def test_sqlite_tracker_store_runs_in_wal(patched, tmp_path):
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    from sqlalchemy.pool import QueuePool
+
+    assert isinstance(store.engine.pool, QueuePool)
+    tracker = DialogueStateTracker.from_events("c2", _events(1.0), store.domain.slots)
+    asyncio.run(store.save(tracker))
+    assert len(asyncio.run(store.retrieve("c2")).events) == 5

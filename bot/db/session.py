@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.settings import get_settings
 
@@ -20,7 +21,10 @@ def get_engine(url: Optional[str] = None) -> Engine:
     url = url or get_settings().database_url
     make_url_dir(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 30})
+        # A pool, not SQLAlchemy 1.4's NullPool for SQLite files: a new connection (and its pragmas) per
+        # session cost more than the query on the hot path of every turn.
+        engine = create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 30},
+                               poolclass=QueuePool, pool_size=8, max_overflow=8)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
