@@ -376,3 +376,103 @@ def test_simultaneous_turns_of_one_conversation_on_two_processes_lose_nothing(sy
     for sender in senders:
         said = [e["text"] for e in system.tracker(sender)["events"] if e["event"] == "user"]
         assert sorted(said) == sorted(["xin chào", "giá điện bậc 1 bao nhiêu"]), (sender, said)
+
+
+# ------------------------------------------------------------------------------------------------
+# PostgreSQL restarted during a submission (a private cluster: the shared server is never touched)
+# ------------------------------------------------------------------------------------------------
+
+
+def _pg_bin(name: str) -> Optional[str]:
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+class PrivatePostgres:
+    """A throw-away PostgreSQL cluster on a free port (as the `postgres` user when the tests run as root)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.port = root, free_port()
+        self.data = root / "data"
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def _run(self, *argv: str) -> None:
+        subprocess.run(self.as_user + list(argv), check=True, capture_output=True, timeout=120)
+
+    def init(self) -> str:
+        if self.as_user:
+            os.chown(self.root, *_postgres_ids())
+        self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self.start()
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-o",
+                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1", "start")
+
+    def stop(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+
+def _postgres_ids() -> tuple[int, int]:
+    import pwd
+
+    entry = pwd.getpwnam("postgres")
+    return entry.pw_uid, entry.pw_gid
+
+
+@pytest.fixture
+def private_postgres(monkeypatch):
+    if not (_pg_bin("initdb") and _pg_bin("pg_ctl")):
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed")
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="faults-pg-"))  # pytest's tmp dirs are private to root
+    server = PrivatePostgres(root)
+    url = server.init()
+    from bot.db import session as db_session
+    from bot.db.migrate import upgrade
+    from bot.settings import get_settings
+
+    upgrade(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    db_session.get_engine.cache_clear()
+    yield server
+    db_session.get_engine(url).dispose()
+    db_session.get_engine.cache_clear()
+    get_settings.cache_clear()
+    try:
+        server.stop()
+    except subprocess.CalledProcessError:
+        pass
+    shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_database_restart_during_a_submission(private_postgres):
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.submit import ActionSubmitRequest
+    from tests.conftest import user_tracker
+
+    slots = {"service": "complaint", "full_name": "Nguyễn Văn An", "phone": "0912345678", "confirm": True,
+             "description": "Hóa đơn tháng này cao bất thường"}
+    tracker = user_tracker("đúng rồi", "affirm", slots=slots)
+    with session_scope() as s:  # a pooled connection that the restart will kill
+        assert s.scalars(select(ServiceRequest)).all() == []
+    private_postgres.stop()
+    down = CollectingDispatcher()
+    events = await ActionSubmitRequest().run(down, tracker, {})
+    assert "hệ thống đang bận" in down.messages[0]["text"] and not any(e.get("name") == "request_code" for e in events)
+    private_postgres.start()  # the pooled connections are dead: pre-ping replaces them
+    first, again = CollectingDispatcher(), CollectingDispatcher()
+    stored = await ActionSubmitRequest().run(first, tracker, {})
+    retried = await ActionSubmitRequest().run(again, tracker, {})
+    assert stored[0] == retried[0] and stored[0]["name"] == "request_code"
+    with session_scope() as s:
+        rows = s.scalars(select(ServiceRequest)).all()
+    assert [r.code for r in rows] == [stored[0]["value"]]
