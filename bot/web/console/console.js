@@ -15,6 +15,7 @@
   var STATE_VI = { bot: "Bot đang trả lời", waiting: "Đang chờ tư vấn viên", agent: "Tư vấn viên đang hỗ trợ",
                    closed: "Đã kết thúc" };
   var SENDER_VI = { user: "Khách hàng", bot: "Trợ lý ảo", agent: "Tư vấn viên", system: "Hệ thống" };
+  var INTERNAL_SLOTS = ["service", "requested_slot", "session_started_metadata"];
   var DELIVERY_VI = { sent: "Đã gửi cho khách", failed: "Không gửi được cho khách", skipped: "Không gửi (không có kênh)" };
 
   var S = {
@@ -476,7 +477,7 @@
       append(box, kv("Dịch vụ", svc ? svc.vi : slots.service));
       append(box, kv("Bước biểu mẫu", ctx.form ? (ctx.requested_slot ? "Đang hỏi: " + (meta.slots[ctx.requested_slot] || ctx.requested_slot) : "Đang điền") : "Không có biểu mẫu"));
       if (ctx.intent) { append(box, kv("Ý định gần nhất", ctx.intent)); }
-      Object.keys(slots).filter(function (k) { return k !== "service" && k !== "requested_slot"; }).forEach(function (k) {
+      Object.keys(slots).filter(function (k) { return INTERNAL_SLOTS.indexOf(k) < 0; }).forEach(function (k) {
         append(box, h("div", { class: "kv slot", dataset: { slot: k } }, h("span", { class: "k" }, meta.slots[k] || k),
                       h("span", { class: "v" }, typeof slots[k] === "object" ? JSON.stringify(slots[k]) : String(slots[k]))));
       });
