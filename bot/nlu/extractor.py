@@ -29,6 +29,7 @@ from bot.catalogue import Catalogue, load_catalogue
 from bot.nlu import lexicon
 from bot.nlu.patterns import find_patterns
 from bot.nlu.phrases import PhraseMatch, PhraseMatcher, select_non_overlapping
+from bot.text import fold
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,11 @@ def build_matcher(catalogue: Catalogue, synonyms: dict[str, str]) -> PhraseMatch
     return PhraseMatcher(phrases)
 
 
+def _weak(text: str, match: PhraseMatch) -> bool:
+    """A service phrase that only describes the place (lexicon.WEAK_SERVICE_PHRASES)."""
+    return fold(text[match.start:match.end]) in {fold(p) for p in lexicon.WEAK_SERVICE_PHRASES}
+
+
 def _overlaps(a: PhraseMatch, b: PhraseMatch) -> bool:
     return not (a.last_word < b.first_word or a.first_word > b.last_word)
 
@@ -84,7 +90,9 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             # intents that correct a field: `field` needs no cue and no `service` is emitted
             "correction_intents": ["correct_field"],
             # service values dropped for an intent (the intent already says it differently)
-            "suppress_services": {"check_outage_schedule": ["outage_report"], "complain": ["outage_report"]},
+            "suppress_services": {"check_outage_schedule": ["outage_report"], "complain": ["outage_report"],
+                                  "ask_payment_channels": ["payment_method_change"], "ask_hotline": ["outage_report"],
+                                  "report_outage": ["new_connection_mv"]},
         }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -179,6 +187,10 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
         codes = {s.value for s in services}
         if {"new_connection_lv", "new_connection_mv"} <= codes:  # "cấp điện" + "trung áp" = MV
             services = [s for s in services if s.value != "new_connection_lv"]
+        if {"new_connection_lv", "reconnection"} <= codes:  # "xin cấp điện lại" is no new connection
+            services = [s for s in services if s.value != "new_connection_lv"]
+        if len(codes) > 1:  # "phòng trọ" only says who lives there when another service is named
+            services = [s for s in services if not _weak(text, s)] or services
         if len(codes) > 1 and "outage_report" in codes:
             if intent == "report_outage":
                 services = [s for s in services if s.value != "reconnection"]

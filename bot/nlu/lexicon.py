@@ -104,6 +104,10 @@ SERVICE_BLOCKERS = (
     "cắt điện bảo dưỡng", "cúp điện bảo trì",
 )
 
+# Service synonyms that only describe the place ("phòng trọ" -> quota_change): dropped when the message
+# names another service ("cắt hợp đồng điện cho phòng trọ cũ" is a termination).
+WEAK_SERVICE_PHRASES = ("phòng trọ", "nhà trọ", "người thuê trọ")
+
 # A `field` entity is only emitted in a correction: intent correct_field, or one of these cue
 # phrases in the message (matched like service phrases: exact where the customer typed accents,
 # accent-free where they did not, so "hành chính" is not "chỉnh" and "dời" is not "đổi").
