@@ -318,7 +318,11 @@
     $("conv-view").hidden = !pk;
     $("side").hidden = !pk;
     if (pk) {
-      if (S.openedPk !== pk) { S.detail = null; clear($("transcript")); S.openedPk = pk; }
+      if (S.openedPk !== pk) {  // nothing of the previous conversation stays on screen while this one loads
+        S.detail = null; S.openedPk = pk;
+        [$("transcript"), $("conv-sub"), $("conv-actions")].forEach(clear);
+        $("conv-title").textContent = "Đang tải…";
+      }
       loadDetail(pk);
     }
   }
@@ -899,7 +903,9 @@
     var box = $("composer-text");
     box.addEventListener("keydown", composerKey);
     box.addEventListener("input", function () { S.cannedIndex = 0; showCanned(); typingInput(); });
-    box.addEventListener("blur", function () { setTimeout(hideCanned, 150); });
+    box.addEventListener("blur", function () {  // a click elsewhere closes the list; a quick refocus keeps it
+      setTimeout(function () { if (document.activeElement !== box) { hideCanned(); } }, 150);
+    });
     $("send").addEventListener("click", send);
     $("canned-button").addEventListener("mousedown", function (ev) { ev.preventDefault(); });  // keep the text box focused
     $("canned-button").addEventListener("click", function () {
