@@ -699,7 +699,7 @@ class MessengerInput(ChannelInput):
                 await store.run_db(engine.platform_release, conversation_id)
             else:
                 await store.run_db(engine.platform_reply, conversation_id, CHANNEL_NAME)
-            notify.publish("handover", conversation_id)
+            await notify.announce("handover", conversation_id)
         except Exception:  # noqa: BLE001 - recorded in channel_messages either way
             logger.exception("messenger: thread control change of %s not applied", conversation_id)
 

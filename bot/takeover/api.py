@@ -329,7 +329,7 @@ async def callback_done(request: web.Request) -> web.Response:
     note_text = str((await _body(request)).get("note") or "")
     if not await run_db(finish_callback, request["agent"], _pk(request), note_text):
         return _error(404, "Không tìm thấy yêu cầu gọi lại.")
-    notify.publish("callback", "")
+    await notify.announce("callback", "")
     return _json({"ok": True})
 
 

@@ -6,6 +6,7 @@ falls back to polling alone and everything still works, only less promptly.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -41,6 +42,12 @@ def publish(kind: str, conversation_id: str, **data: Any) -> bool:
         _down_since[url] = time.monotonic()
         logger.warning("Redis at %s not reachable (%s); consoles fall back to polling", url, exc.__class__.__name__)
         return False
+
+
+async def announce(kind: str, conversation_id: str, **data: Any) -> bool:
+    """`publish()` from async code: the Redis call runs in a worker thread, never on the event loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, lambda: publish(kind, conversation_id, **data))
 
 
 async def subscribe(url: Optional[str] = None) -> Any:

@@ -78,7 +78,7 @@ async def act(settings: Settings, agent: AgentInfo, pk: int, action: str,
               target_agent: Optional[int] = None) -> Dict[str, Any]:
     """Claim, take over, transfer, hand back or resolve; tell the customer where it matters."""
     result = await run_db(_change, agent, pk, action, target_agent)
-    notify.publish(action, result["conversation_id"])
+    await notify.announce(action, result["conversation_id"])
     conversation_id = result["conversation_id"]
     if action == "hand_back":
         await say(settings, conversation_id, BACK_TEXT + resume_hint(result.get("context")), sender="bot")
@@ -130,7 +130,7 @@ def _touch_agent(pk: int, agent: AgentInfo) -> Conversation:
 async def reply(settings: Settings, agent: AgentInfo, pk: int, text: str) -> Dict[str, Any]:
     row = await run_db(_touch_agent, pk, agent)
     delivered = await say(settings, row.conversation_id, text, sender="agent", sender_name=agent.display_name)
-    notify.publish("reply", row.conversation_id)
+    await notify.announce("reply", row.conversation_id)
     return {"ok": True, "delivered": delivered}
 
 

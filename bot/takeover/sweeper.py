@@ -63,11 +63,11 @@ async def sweep(settings: Settings) -> None:
                           "Xin lỗi anh/chị, các tư vấn viên đều đang bận. Anh/chị vẫn được giữ chỗ trong hàng chờ; "
                           f"em cũng đã ghi nhận đề nghị để tư vấn viên {reach} sớm nhất. Nếu cần gấp, anh/chị gọi "
                           "tổng đài chăm sóc khách hàng của điện lực ạ.", sender="system")
-        notify.publish("queue_timeout", conversation_id)
+        await notify.announce("queue_timeout", conversation_id)
     for row in await service.run_db(_idle_hand_backs, settings):
         await service.say(settings, row["conversation_id"], service.BACK_TEXT + service.resume_hint(row["context"]),
                           sender="bot")
-        notify.publish("hand_back", row["conversation_id"])
+        await notify.announce("hand_back", row["conversation_id"])
 
 
 async def run_forever(settings: Settings) -> None:

@@ -197,7 +197,7 @@ async def request_status(request: web.Request) -> web.Response:
     if changed is None:
         return _error(404, "Không tìm thấy yêu cầu.")
     await tell_customer(request, changed, status, note)
-    notify.publish("request", changed["code"])
+    await notify.announce("request", changed["code"])
     return _json({"ok": True, "request": await run_db(request_detail, changed["code"])})
 
 

@@ -161,6 +161,7 @@ class ChannelInput(InputChannel):
             async with agent.lock_store.lock(message.sender_id):
                 await agent.processor.log_message(message, should_save_tracker=True)
             await store.run_db(store.mark_inbound, self.name(), message.message_id, "held")
+            await notify.announce("message", message.sender_id)  # the agent sees it at once
         except Exception:  # noqa: BLE001 - the inbound row still holds the text
             logger.exception("%s: could not log a held message of %s", self.name(), message.sender_id)
 
@@ -179,7 +180,7 @@ class ChannelInput(InputChannel):
         await store.run_db(store.update_user, channel, user_id, human_reply_at=utcnow())
         try:
             await store.run_db(engine.platform_reply, conversation_id, channel)
-            notify.publish("platform_reply", conversation_id)
+            await notify.announce("platform_reply", conversation_id)
         except Exception:  # noqa: BLE001 - still recorded; the gate fails closed on its own errors
             logger.exception("%s: could not hand %s to a person", channel, conversation_id)
         agent = self.agent
