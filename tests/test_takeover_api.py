@@ -110,6 +110,7 @@ async def test_reply_note_and_hostile_text_are_data(api):
     detail = await (await api.get(f"/api/conversations/{pk}", headers=lan)).json()
     agent_messages = [m for m in detail["messages"] if m["sender"] == "agent"]
     assert agent_messages[-1]["text"] == HOSTILE and agent_messages[-1]["status"] == "failed"  # ...but logged
+    assert agent_messages[-1]["sender_name"] == "Lan"
     assert detail["conversation"]["reason"] == HOSTILE
     assert [n["text"] for n in detail["notes"]] == ["khách khó tính " + HOSTILE]
     with session_scope() as s:  # the note never went towards the customer

@@ -184,6 +184,9 @@ async def test_escalate_silence_reply_and_hand_back(system, channel):
             assert any("mã khách hàng để em kiểm tra" in (m.get("text") or "") for m in reply)
             if channel == "webchat":
                 assert reply[-1]["sender"] == "agent" and reply[-1]["sender_name"] == "Lan"
+            log = (await console.get(f"/conversations/{queued['id']}"))["messages"]
+            sent = [m for m in log if m["text"] == "Anh cho em xin mã khách hàng để em kiểm tra ạ"]
+            assert [(m["sender"], m["sender_name"], m["status"]) for m in sent] == [("agent", "Lan", "sent")]
             seen = len(await customer.messages())
 
             await console.post(f"/conversations/{queued['id']}/hand_back")

@@ -196,7 +196,8 @@ def _profile_names(session: Any, rows: List[Conversation]) -> Dict[str, str]:
 
 
 def message_json(row: ChannelMessage) -> Dict[str, Any]:
-    return {"id": row.id, "direction": row.direction, "sender": row.sender, "text": row.text,
+    return {"id": row.id, "direction": row.direction, "sender": row.sender, "sender_name": row.sender_name,
+            "text": row.text,
             "status": row.status, "error": row.error, "created_at": _iso(row.created_at)}
 
 

@@ -99,18 +99,20 @@ async def say(settings: Settings, conversation_id: str, text: str, *, sender: st
         return True
     except (PushError, OSError, asyncio.TimeoutError) as exc:
         logger.warning("message to %s not delivered: %s", conversation_id, exc)
-        await run_db(_log_failed, conversation_id, sender, text, str(exc))
+        await run_db(_log_failed, conversation_id, sender, text, str(exc), sender_name)
         return False
     except Exception as exc:  # noqa: BLE001 - aiohttp client errors and the like
         logger.warning("message to %s not delivered: %s", conversation_id, exc)
-        await run_db(_log_failed, conversation_id, sender, text, f"{exc.__class__.__name__}: {exc}")
+        await run_db(_log_failed, conversation_id, sender, text, f"{exc.__class__.__name__}: {exc}", sender_name)
         return False
 
 
-def _log_failed(conversation_id: str, sender: str, text: str, error: str) -> None:
+def _log_failed(conversation_id: str, sender: str, text: str, error: str, sender_name: Optional[str] = None) -> None:
     with session_scope() as session:
-        session.add(ChannelMessage(channel=engine.channel_of(conversation_id), conversation_id=conversation_id,
-                                   direction="out", sender=sender, text=text, status="failed", error=error[:300]))
+        row = session.execute(select(Conversation.channel).where(Conversation.conversation_id == conversation_id))
+        session.add(ChannelMessage(channel=row.scalar() or engine.channel_of(conversation_id),
+                                   conversation_id=conversation_id, direction="out", sender=sender,
+                                   sender_name=sender_name, text=text, status="failed", error=error[:300]))
 
 
 def _touch_agent(pk: int, agent: AgentInfo) -> Conversation:

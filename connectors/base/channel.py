@@ -174,7 +174,7 @@ class ChannelInput(InputChannel):
         channel = self.name()
         try:
             await store.run_db(store.record_outbound, channel, conversation_id, "agent", text, "sent",
-                               [platform_message_id] if platform_message_id else None)
+                               [platform_message_id] if platform_message_id else None, sender_name=sender_name)
         except IntegrityError:
             return False  # a redelivered echo
         await store.run_db(store.update_user, channel, user_id, human_reply_at=utcnow())

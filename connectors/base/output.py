@@ -131,7 +131,7 @@ class ChannelOutput(OutputChannel):
         status = status or ("sent" if result.ok else "failed")
         try:
             await store.run_db(store.record_outbound, channel, conversation_id, sender, text, status,
-                               result.message_ids, result.error, result.choices)
+                               result.message_ids, result.error, result.choices, message.get("sender_name"))
             if result.unreachable:
                 await store.run_db(store.update_user, channel, user_id_in(channel, conversation_id),
                                    reachable=False, unreachable_reason=result.error)

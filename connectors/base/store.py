@@ -60,7 +60,7 @@ def mark_inbound(channel: str, message_id: str, status: str) -> None:
 
 def record_outbound(channel: str, conversation_id: str, sender: str, text: str, status: str,
                     platform_message_ids: Optional[List[str]] = None, error: Optional[str] = None,
-                    choices: Optional[List[Dict[str, str]]] = None) -> None:
+                    choices: Optional[List[Dict[str, str]]] = None, sender_name: Optional[str] = None) -> None:
     """One row per platform message id (each may come back as an echo); one row if there is none."""
     ids: List[Optional[str]] = list(platform_message_ids or []) or [None]
     with session_scope() as session:
@@ -68,7 +68,7 @@ def record_outbound(channel: str, conversation_id: str, sender: str, text: str, 
             last = i == len(ids) - 1
             session.add(ChannelMessage(
                 channel=channel, conversation_id=conversation_id, direction="out", sender=sender,
-                platform_message_id=platform_id, text=(text or "")[:MAX_TEXT] if i == 0 else "", status=status,
+                sender_name=(sender_name or None) and sender_name[:80], platform_message_id=platform_id, text=(text or "")[:MAX_TEXT] if i == 0 else "", status=status,
                 error=(error or None) and error[:300], choices=choices if last else None))
 
 

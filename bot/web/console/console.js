@@ -452,7 +452,8 @@
     }
     return h("div", { class: "msg msg-" + sender + (m.status === "failed" ? " msg-failed" : "") +
                               (m.status === "suppressed" ? " msg-suppressed" : ""), dataset: { id: m.id } },
-      h("div", { class: "msg-head" }, h("span", { class: "who" }, SENDER_VI[sender]),
+      h("div", { class: "msg-head" }, h("span", { class: "who" },
+        SENDER_VI[sender] + (m.sender_name && sender === "agent" ? " · " + m.sender_name : "")),
         h("time", { datetime: m.created_at }, when(m.created_at))),
       h("div", { class: "msg-text" }, m.text),
       status);
