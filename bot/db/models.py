@@ -137,6 +137,7 @@ class ChannelMessage(Base):
     conversation_id = Column(String(160), nullable=False)
     direction = Column(String(3), nullable=False)  # "in" | "out"
     sender = Column(String(10), nullable=False)  # "user" | "bot" | "agent" | "system"
+    sender_name = Column(String(80))  # the agent's name on agent messages
     platform_message_id = Column(String(160))  # NULL once a failed inbound claim is released
     text = Column(Text, nullable=False, default="")
     status = Column(String(12), nullable=False)  # in: received/failed/held; out: sent/failed/suppressed
