@@ -50,7 +50,9 @@ def payload(intent: str, entities: Optional[Mapping[str, Any]] = None) -> str:
 
 def service_of(code: Optional[str], catalogue: Optional[Catalogue] = None) -> Optional[Service]:
     """The catalogue service of a slot value; None for no or an unknown code."""
-    return (catalogue or load_catalogue()).services.get(code) if code else None
+    if not isinstance(code, str) or not code:  # a crafted payload can put any JSON value in the slot
+        return None
+    return (catalogue or load_catalogue()).services.get(code)
 
 
 def form_fields(service: Service) -> tuple[str, ...]:

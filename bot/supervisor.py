@@ -70,10 +70,33 @@ def _say(name: str, line: str) -> None:
     print(f"{colour}[{name:>7}]{RESET if colour else ''} {line}", flush=True)
 
 
+MAX_LOG_LINE = 4000  # characters of one child log line shown; the rest is counted, not printed
+
+
+def _say_line(name: str, raw: bytes, dropped: int = 0) -> None:
+    line = raw.decode("utf-8", "replace").rstrip()
+    hidden = max(0, len(line) - MAX_LOG_LINE) + dropped
+    _say(name, f"{line[:MAX_LOG_LINE]}… ({hidden} more characters not shown)" if hidden else line)
+
+
 async def _pump(child: Child) -> None:
+    """Relay a child's output line by line. Read in chunks, not with readline(): a line over asyncio's 64 KiB
+    limit (a traceback quoting a huge payload) would end the reading, the pipe would fill, and the child
+    would hang in its next log call."""
     assert child.process and child.process.stdout
-    async for raw in child.process.stdout:
-        _say(child.name, raw.decode("utf-8", "replace").rstrip())
+    pending, dropped = b"", 0  # the unfinished line, and how much of it was already cut off
+    while chunk := await child.process.stdout.read(65536):
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        for i, raw in enumerate(lines):
+            _say_line(child.name, raw, dropped if i == 0 else 0)
+        if lines:
+            dropped = 0
+        if len(pending) > 2 * MAX_LOG_LINE:
+            dropped += len(pending) - 2 * MAX_LOG_LINE
+            pending = pending[:2 * MAX_LOG_LINE]
+    if pending:
+        _say_line(child.name, pending, dropped)
 
 
 class Supervisor:

@@ -64,6 +64,28 @@ def test_rest_channel_can_be_switched_off_for_production():
     assert any("REST_CHANNEL=false" in line for line in off.lines)
 
 
+async def test_a_log_line_longer_than_asyncios_limit_does_not_stop_the_supervisor_reading(capsys):
+    """Found by fuzzing: a traceback quoting a huge payload is one line over asyncio's 64 KiB readline limit;
+    the supervisor stopped reading, the pipe filled and the Rasa server hung in its next log call."""
+    from bot.supervisor import Child, _pump
+
+    code = "print('x' * 300000); print('y' * 70000, flush=True); print('still logging', flush=True)"
+    child = Child("rasa", [sys.executable, "-c", code])
+    child.process = await asyncio.create_subprocess_exec(*child.argv, stdout=asyncio.subprocess.PIPE)
+    await asyncio.wait_for(_pump(child), 30)
+    assert await child.process.wait() == 0
+    out = capsys.readouterr().out
+    assert "still logging" in out and "more characters" in out and len(out) < 20_000
+
+
+def test_a_service_slot_of_the_wrong_type_is_no_service():
+    from actions.dialogue import service_of
+
+    for value in ({"x": 1}, ["complaint"], 42, True):
+        assert service_of(value) is None
+    assert service_of("complaint").code == "complaint"
+
+
 # ------------------------------------------------------------------------------------------------
 # the running system
 # ------------------------------------------------------------------------------------------------
@@ -303,8 +325,12 @@ def _wait_until(check, timeout: float, what: str, proc: Optional[subprocess.Pope
 def two_instances(system, tmp_path_factory):
     """Two more Rasa servers on the system's tracker store and action server, with their own Redis as lock
     store, started with the production endpoints file."""
+    import shutil
+
     import redis
 
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server not installed (apt-get install redis-server)")
     tmp = tmp_path_factory.mktemp("instances")
     redis_port = free_port()
     server = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
