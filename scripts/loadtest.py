@@ -52,6 +52,7 @@ SEEDED_CODES = ["PD01001494350", "PE01004496132", "PB04002152945", "PA0100182676
                 "PK01005940580"]
 LOOKUPS = ["tháng này nhà tôi hết bao nhiêu tiền điện", "lịch cúp điện tuần này", "300 số điện hết bao nhiêu",
            "giá điện bậc 1 bao nhiêu", "có những cách nào để thanh toán tiền điện"]
+FUZZ_CONVERSATION = 30  # fuzzed messages per conversation (a real customer does not send thousands)
 RASA_INIT = ["hello", "I am sad", "yes", "great, thanks", "bye", "are you a bot?", "I am happy", "goodbye"]
 
 
@@ -435,13 +436,16 @@ async def fuzz(args: argparse.Namespace, http: aiohttp.ClientSession) -> None:
     latencies: list[float] = []
 
     async def customer(index: int) -> None:
-        transport = WebChat(args.url, f"fuzz-{index}", args.timeout) if args.channel == "webchat" else None
-        if transport:
-            await transport.open()
-        for text in messages:
+        transport = None
+        for n, text in enumerate(messages):
+            sender = f"fuzz-{os.getpid()}-{index}-{n // FUZZ_CONVERSATION}"  # a new conversation now and then
+            if args.channel == "webchat" and n % FUZZ_CONVERSATION == 0:
+                if transport:
+                    await transport.close()
+                transport = WebChat(args.url, sender, args.timeout)
+                await transport.open()
             start = time.monotonic()
-            outcome = await (fuzz_webchat(transport, text) if transport else
-                             fuzz_rest(http, args, f"fuzz-{os.getpid()}-{index}", text))
+            outcome = await (fuzz_webchat(transport, text) if transport else fuzz_rest(http, args, sender, text))
             latencies.append(time.monotonic() - start)
             counts[outcome] = counts.get(outcome, 0) + 1
         if transport:
