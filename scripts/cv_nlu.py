@@ -7,7 +7,7 @@ folds (synonyms always kept). Each fold model also parses the --blind files (set
 used to choose data); their accuracy is averaged over the folds. Prints overall and per-style
 accuracy, the worst intents and the training time, and writes results/cv/<config>.json.
 
-    .venv/bin/python scripts/cv_nlu.py --config config.yml --config results/cv/configs/b.yml --folds 3
+    .venv/bin/python scripts/cv_nlu.py --config scripts/cv_configs/a_current.yml --config scripts/cv_configs/b_char1to5.yml
 
 Styles: an example's `style` metadata (writers' files) or, without it, a guess from the text
 (no diacritics -> unaccented; chat shorthand words -> shorthand; else accented).
@@ -107,6 +107,7 @@ def run_config(config: Path, examples: list[dict[str, Any]], data: Any, folds: l
     cv_rows: list[tuple[str, str, str]] = []
     blind_rows: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     seconds = []
+    errors: list[str] = []
     for f, held in enumerate(folds):
         held_set = set(held)
         train = [e for i, e in enumerate(examples) if i not in held_set]
@@ -123,6 +124,8 @@ def run_config(config: Path, examples: list[dict[str, Any]], data: Any, folds: l
             parses = asyncio.run(parse_all(model, texts))
         predicted = [(p.get("intent") or {}).get("name") or "" for p in parses]
         cv_rows += [(examples[i]["style"], examples[i]["intent"], predicted[j]) for j, i in enumerate(held)]
+        errors += [f"[{examples[i]['style']}] {examples[i]['text']!r}: {examples[i]['intent']} -> {predicted[j]}"
+                   for j, i in enumerate(held) if examples[i]["intent"] != predicted[j]]
         pos = len(held)
         for name, blind in blinds.items():
             blind_rows[name] += [(b["style"], b["intent"], predicted[pos + j]) for j, b in enumerate(blind)]
@@ -132,7 +135,7 @@ def run_config(config: Path, examples: list[dict[str, Any]], data: Any, folds: l
     return {"config": str(config), "cv": accuracy_by_style(cv_rows), "cv_worst": worst_intents(cv_rows),
             "blind": {name: accuracy_by_style(rows) for name, rows in blind_rows.items()},
             "blind_worst": {name: worst_intents(rows) for name, rows in blind_rows.items()},
-            "train_seconds": seconds}
+            "train_seconds": seconds, "cv_errors": sorted(errors)}
 
 
 def fmt(m: dict[str, Any]) -> str:
