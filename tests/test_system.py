@@ -109,6 +109,41 @@ def test_a_confirmation_typed_again_after_the_request_is_stored_makes_no_second_
     assert [(r.code, r.service) for r in rows] == [(code, "meter_relocation")]
 
 
+def _texts(replies: list[dict]) -> list[str]:
+    return [r.get("text", "") for r in replies]
+
+
+def test_procedure_answer_then_dang_ky_luon_starts_that_registration(system):
+    """Forgiving dialogue over real HTTP: the procedure answer offers the registration, "đăng ký luôn" takes it."""
+    sender = "system-offer"
+    answer = system.say(sender, "di dời công tơ cần giấy tờ gì vậy em")
+    assert "đăng ký luôn" in _texts(answer)[0]
+    assert answer[0]["buttons"][0]["payload"] == '/request_service{"service":"meter_relocation"}'
+    texts = _texts(system.say(sender, "đăng ký luôn"))
+    assert texts[0].startswith("Dạ, em giúp anh/chị đăng ký: Thay đổi vị trí thiết bị đo đếm"), texts
+    assert system.tracker(sender)["slots"]["service"] == "meter_relocation"
+
+
+def test_request_told_as_a_situation_registers_the_right_service(system):
+    sender = "system-situation"
+    texts = _texts(system.say(sender, "quán em mới lắp thêm 2 cái máy lạnh nên điện không đủ tải"))
+    assert texts[0].startswith("Dạ, em giúp anh/chị đăng ký: Thay đổi công suất sử dụng điện"), texts
+    assert system.tracker(sender)["slots"]["service"] == "capacity_change"
+
+
+def test_complaint_about_a_live_outage_is_offered_the_outage_report(system):
+    """A complaint (the classifier's reading) that tells of a power cut still going on."""
+    sender = "system-outage-complaint"
+    text = "phản ánh nhân viên: báo mất điện từ sáng đến giờ vẫn chưa ai tới, thái độ quá kém"
+    replies = system.say(sender, text)
+    slots = system.tracker(sender)["slots"]
+    assert (slots["service"], slots["pending_service"]) == ("complaint", "outage_report"), _texts(replies)
+    assert [b["title"] for b in replies[-1]["buttons"]] == ["Báo mất điện ngay", "Vẫn gửi khiếu nại"]
+    texts = _texts(system.say(sender, "/affirm"))
+    assert texts[0].startswith("Dạ, em giúp anh/chị đăng ký: Báo mất điện / sự cố lưới điện."), texts
+    assert system.tracker(sender)["slots"]["description"] == text
+
+
 def _action_server_pid(port: str) -> int:
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
