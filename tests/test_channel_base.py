@@ -241,15 +241,23 @@ async def test_the_gate_holds_a_conversation_silently(channel: FakeChannel, gate
     assert [(r.sender, r.status) for r in rows(direction="out")] == [("bot", "suppressed"), ("agent", "sent")]
 
 
-async def test_a_failing_gate_check_keeps_the_bot_silent(gate: Gate):
-    async def broken(_channel: str, _conversation_id: str) -> bool:
-        raise ConnectionError("db down")
+async def test_a_failing_gate_check_keeps_the_last_answer_else_silence(gate: Gate):
+    state = {"down": False, "held": {"fake:2"}}
 
+    async def takeover(_channel: str, conversation_id: str) -> bool:
+        if state["down"]:
+            raise ConnectionError("db down")
+        return conversation_id in state["held"]
+
+    gate.register(takeover)
     assert await gate.bot_may_answer("fake", "fake:1")
-    gate.register(broken)
-    assert not await gate.bot_may_answer("fake", "fake:1")
-    gate.unregister(broken)
-    assert await gate.bot_may_answer("fake", "fake:1")
+    assert not await gate.bot_may_answer("fake", "fake:2")
+    state["down"] = True
+    assert await gate.bot_may_answer("fake", "fake:1")  # known free: the bot still answers
+    assert not await gate.bot_may_answer("fake", "fake:2")  # known held: stays silent
+    assert not await gate.bot_may_answer("fake", "fake:3")  # never seen: when in doubt, silence
+    gate.unregister(takeover)
+    assert await gate.bot_may_answer("fake", "fake:3")
 
 
 # ----------------------------------------------------------------------------------------- output

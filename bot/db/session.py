@@ -56,8 +56,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 def _sqlite_begin(conn) -> None:
     # IMMEDIATE takes the write lock up front: concurrent writers queue on the busy timeout
-    # instead of failing with "database is locked" when upgrading a read lock.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # instead of failing with "database is locked" when upgrading a read lock. Read-only sessions
+    # (read_scope) begin DEFERRED: in WAL they never wait for a writer nor make one wait.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
 
 
 @lru_cache(maxsize=8)
@@ -76,4 +77,16 @@ def session_scope(engine: Optional[Engine] = None) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        session.close()
+
+
+@contextmanager
+def read_scope(engine: Optional[Engine] = None) -> Iterator[Session]:
+    """A read-only transaction (hot-path look-ups: the takeover gate, echo checks); never committed."""
+    session = _factory(engine or get_engine())()
+    try:
+        session.connection(execution_options={"read_only": True})
+        yield session
+    finally:
+        session.rollback()
         session.close()

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db.models import Conversation
-from bot.db.session import session_scope
+from bot.db.session import read_scope, session_scope
 from bot.localtime import utcnow
 
 HELD_STATES = ("waiting", "agent")
@@ -130,7 +130,7 @@ def queue_position(session: Session, row: Conversation) -> int:
 
 
 def is_held(conversation_id: str) -> bool:
-    with session_scope() as session:
+    with read_scope() as session:
         state = session.execute(select(Conversation.state).where(
             Conversation.conversation_id == conversation_id)).scalar()
     return state in HELD_STATES

@@ -7,15 +7,18 @@ from an agent or the system are never held back.
 
 Who holds a conversation is decided by the takeover engine (bot/takeover/engine.py: a conversation in state
 `waiting` or `agent`, read from the database, so every Rasa instance agrees); `GATE` asks it. Other checks can
-be registered (tests do). A check that fails counts as "held": when in doubt the bot stays silent rather than
-talk over a person.
+be registered (tests do). When a check fails (the database is down) the gate keeps its last answer for that
+conversation, so ordinary conversations carry on; a conversation it has not seen yet, or last saw held,
+counts as held: when in doubt the bot stays silent rather than talk over a person.
 """
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Awaitable, Callable, List, Optional
 
 logger = logging.getLogger(__name__)
+LAST_KNOWN = 20000
 
 HoldCheck = Callable[[str, str], Awaitable[bool]]  # (channel, conversation_id) -> True if a person holds it
 # (channel, conversation_id, text) -> a reply if the message was taken before Rasa (e.g. a satisfaction rating)
@@ -26,6 +29,7 @@ class Gate:
     def __init__(self) -> None:
         self._checks: List[HoldCheck] = []
         self._interceptors: List[Interceptor] = []
+        self._last: "OrderedDict[str, bool]" = OrderedDict()  # conversation -> the bot could answer
 
     def intercept_with(self, interceptor: Interceptor) -> None:
         if interceptor not in self._interceptors:
@@ -53,12 +57,23 @@ class Gate:
     async def bot_may_answer(self, channel: str, conversation_id: str) -> bool:
         for check in list(self._checks):
             try:
-                if await check(channel, conversation_id):
-                    return False
-            except Exception:  # noqa: BLE001 - fail closed: never talk over a person
-                logger.exception("gate check failed for %s; the bot stays silent", conversation_id)
+                held = await check(channel, conversation_id)
+            except Exception:  # noqa: BLE001 - the last answer we had, else silence
+                known = self._last.get(conversation_id)
+                logger.exception("gate check failed for %s; %s", conversation_id,
+                                 "last known: the bot answers" if known else "the bot stays silent")
+                return bool(known)
+            if held:
+                self._remember(conversation_id, False)
                 return False
+        self._remember(conversation_id, True)
         return True
+
+    def _remember(self, conversation_id: str, free: bool) -> None:
+        self._last[conversation_id] = free
+        self._last.move_to_end(conversation_id)
+        while len(self._last) > LAST_KNOWN:
+            self._last.popitem(last=False)
 
 
 async def held_by_takeover(_channel: str, conversation_id: str) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.db.models import ChannelMessage, ChannelUser, utcnow
-from bot.db.session import session_scope
+from bot.db.session import read_scope, session_scope
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -74,7 +74,7 @@ def record_outbound(channel: str, conversation_id: str, sender: str, text: str, 
 
 def latest_choices(conversation_id: str) -> Optional[List[Dict[str, str]]]:
     """The numbered options of the last message we sent, if it offered any."""
-    with session_scope() as session:
+    with read_scope() as session:
         return session.execute(select(ChannelMessage.choices).where(
             ChannelMessage.conversation_id == conversation_id, ChannelMessage.direction == "out",
             ChannelMessage.status == "sent").order_by(ChannelMessage.id.desc()).limit(1)).scalar()
@@ -82,14 +82,14 @@ def latest_choices(conversation_id: str) -> Optional[List[Dict[str, str]]]:
 
 def was_sent_by_us(channel: str, platform_message_id: str) -> bool:
     """True if we sent the platform message with this id (its echo must be ignored)."""
-    with session_scope() as session:
+    with read_scope() as session:
         return session.execute(select(ChannelMessage.id).where(
             ChannelMessage.channel == channel, ChannelMessage.direction == "out",
             ChannelMessage.platform_message_id == platform_message_id)).first() is not None
 
 
 def conversation_log(conversation_id: str, limit: int = 200) -> List[Dict[str, Any]]:
-    with session_scope() as session:
+    with read_scope() as session:
         rows = session.execute(select(ChannelMessage).where(ChannelMessage.conversation_id == conversation_id)
                                .order_by(ChannelMessage.id.desc()).limit(limit)).scalars().all()
         return [{"id": r.id, "channel": r.channel, "direction": r.direction, "sender": r.sender, "text": r.text,
@@ -118,7 +118,7 @@ def _user(session: Any, channel: str, user_id: str) -> ChannelUser:
 
 
 def get_user(channel: str, user_id: str) -> Optional[Dict[str, Any]]:
-    with session_scope() as session:
+    with read_scope() as session:
         user = session.get(ChannelUser, (channel, user_id))
         if user is None:
             return None
