@@ -64,6 +64,39 @@ class RunningSystem:
         resp.raise_for_status()
         return resp.json()
 
+    def child_pid(self, name: str) -> int:
+        """The process id of the supervisor's child `rasa` or `actions` (found by its command line)."""
+        marker, port = {"rasa": (b"run", self.env["RASA_PORT"]), "actions": (b"rasa_sdk", self.env["ACTION_PORT"])}[name]
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                argv = cmdline.read_bytes().split(b"\0")
+            except OSError:
+                continue
+            is_rasa = any(a.endswith(b"rasa") for a in argv[:2])
+            if marker in argv and port.encode() in argv and (name != "rasa" or is_rasa):
+                return int(cmdline.parent.name)
+        pytest.fail(f"no {name} process on port {port}")
+
+    def kill_child(self, name: str) -> None:
+        """SIGKILL a child, as a crash would (the supervisor restarts it)."""
+        os.kill(self.child_pid(name), signal.SIGKILL)
+
+    def wait_up(self, url: str, timeout: float = 300) -> None:
+        """Until `url` answers 2xx (a restarted child is back)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url, timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        pytest.fail(f"{url} did not come back:\n{self.log()[-3000:]}")
+
+    @property
+    def action_health_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['ACTION_PORT']}/health"
+
     def wait_for(self, text: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -258,43 +258,21 @@ def test_a_yes_that_changes_a_field_confirms_nothing(system):
 # ------------------------------------------------------------------------------------------------
 
 
-def _action_server_pid(port: str) -> int:
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            argv = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"rasa_sdk" in argv and port.encode() in argv:
-            return int(cmdline.parent.name)
-    pytest.fail(f"no action server on port {port}")
-
-
-def _wait_healthy(port: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
-                return
-        except requests.RequestException:
-            time.sleep(0.5)
-    pytest.fail("the action server did not come back")
-
-
 def test_action_server_killed_mid_form(system):
-    sender, port = "kill-mid-form", system.env["ACTION_PORT"]
+    sender = "kill-mid-form"
     system.say(sender, '/request_service{"service":"complaint"}')
     system.say(sender, "nguyễn văn bình")
-    os.kill(_action_server_pid(port), signal.SIGKILL)
+    system.kill_child("actions")
     reply = texts(system.say(sender, "0912345678"))
     assert BUSY in reply, reply  # an apology, not silence
     assert _slots(system, sender)["requested_slot"] == "phone"  # nothing of the failed turn was kept
-    _wait_healthy(port)
+    system.wait_up(system.action_health_url, 120)
     assert "mô tả" in texts(system.say(sender, "0912345678"))  # continues where it was
     system.say(sender, "đồng hồ điện nhà tôi chạy nhanh bất thường")
-    os.kill(_action_server_pid(port), signal.SIGKILL)  # dies again right at the confirmation
+    system.kill_child("actions")  # dies again right at the confirmation
     assert BUSY in texts(system.say(sender, "đúng rồi"))
     assert _stored(system, sender) == []
-    _wait_healthy(port)
+    system.wait_up(system.action_health_url, 120)
     confirmation = texts(system.say(sender, "đúng rồi"))
     stored = _stored(system, sender)
     assert len(stored) == 1 and stored[0][0] in confirmation

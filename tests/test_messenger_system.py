@@ -5,12 +5,9 @@ which answers through the simulator's Graph API. One system for the whole module
 """
 from __future__ import annotations
 
-import os
 import re
-import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -153,17 +150,6 @@ def test_service_request_by_quick_replies(system):
     assert code in _texts(replies)
 
 
-def _rasa_pid(port: str) -> int:
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            argv = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(a.endswith(b"rasa") for a in argv[:2]) and b"run" in argv and port.encode() in argv:
-            return int(cmdline.parent.name)
-    pytest.fail(f"no Rasa process on port {port}")
-
-
 def _redeliver(user: User, body: str, times: int) -> None:
     def post(_):
         return requests.post(f"{user.sim}/control/webhook", json={"body": body}, timeout=60).json()["webhook_status"]
@@ -179,18 +165,9 @@ def test_hundred_redeliveries_across_a_rasa_restart_one_reply_one_request(system
     before = len(user.messages())
     [request] = _requests_of(system, user.conversation)
     _redeliver(user, body, 50)
-    os.kill(_rasa_pid(system.env["RASA_PORT"]), signal.SIGKILL)
+    system.kill_child("rasa")
     assert system.wait_for("restarting rasa", 30), system.log()
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{system.rasa_url}/webhooks/messenger/", timeout=2).ok:
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    else:
-        pytest.fail("Rasa did not come back")
+    system.wait_up(f"{system.rasa_url}/webhooks/messenger/")
     _redeliver(user, body, 50)
     time.sleep(5)
     assert _requests_of(system, user.conversation) == [request]

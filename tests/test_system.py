@@ -1,11 +1,7 @@
 """`python -m bot run` end to end: supervisor, Rasa over real HTTP, action server, database."""
 from __future__ import annotations
 
-import os
-import signal
-import time
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -144,31 +140,21 @@ def test_complaint_about_a_live_outage_is_offered_the_outage_report(system):
     assert system.tracker(sender)["slots"]["description"] == text
 
 
-def _action_server_pid(port: str) -> int:
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            argv = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"rasa_sdk" in argv and port.encode() in argv:
-            return int(cmdline.parent.name)
-    pytest.fail(f"no action server process on port {port}")
+def test_the_same_message_id_twice_over_rest_is_one_turn(system):
+    """REST callers may send `message_id`: a retry of the same id is acknowledged with no second turn."""
+    body = {"sender": "e2e-rest-retry", "message": "giá điện bậc 1 bao nhiêu", "message_id": "rest-retry-0001"}
+    first = requests.post(f"{system.rasa_url}/webhooks/rest/webhook", json=body, timeout=60).json()
+    again = requests.post(f"{system.rasa_url}/webhooks/rest/webhook", json=body, timeout=60).json()
+    assert first and again == []
+    users = [e for e in system.tracker("e2e-rest-retry")["events"] if e["event"] == "user"]
+    assert [e["message_id"] for e in users] == ["rest-retry-0001"]
 
 
 def test_a_crashed_child_is_reported_and_restarted(system):
-    port = system.env["ACTION_PORT"]
-    os.kill(_action_server_pid(port), signal.SIGKILL)
+    system.kill_child("actions")
     assert system.wait_for("actions exited with code -9", 30), system.log()
     assert system.wait_for("restarting actions in 1s", 10), system.log()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.5)
-    else:
-        pytest.fail("the action server did not come back")
+    system.wait_up(system.action_health_url, 120)
     reply = " ".join(r.get("text", "") for r in system.say("after-restart", "giá điện bậc 1 bao nhiêu"))
     assert "1.984" in reply  # the tariff action answers again
 
@@ -180,13 +166,3 @@ def test_ctrl_c_stops_every_child(system):
     for port in ports:
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/", timeout=3)
-
-
-def test_the_same_message_id_twice_over_rest_is_one_turn(system):
-    """REST callers may send `message_id`: a retry of the same id is acknowledged with no second turn."""
-    body = {"sender": "e2e-rest-retry", "message": "giá điện bậc 1 bao nhiêu", "message_id": "rest-retry-0001"}
-    first = requests.post(f"{system.rasa_url}/webhooks/rest/webhook", json=body, timeout=60).json()
-    again = requests.post(f"{system.rasa_url}/webhooks/rest/webhook", json=body, timeout=60).json()
-    assert first and again == []
-    users = [e for e in system.tracker("e2e-rest-retry")["events"] if e["event"] == "user"]
-    assert [e["message_id"] for e in users] == ["rest-retry-0001"]

@@ -3,11 +3,8 @@ a "Zalo user" chats through the simulator's HTTP API (signed webhooks in, OA API
 trained model, the action server and the database."""
 from __future__ import annotations
 
-import os
 import random
-import signal
 import time
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -162,32 +159,6 @@ def test_request_by_tapping_buttons_and_typing_numbers(system):
     assert ours and all(len(s["body"]["message"].get("text", "")) <= 2000 for s in ours)
 
 
-def _rasa_pid(system: RunningSystem) -> int:
-    port = system.env["RASA_PORT"]
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(a.endswith(b"rasa") for a in argv[:2]) and b"run" in argv and port.encode() in argv:
-            return int(entry.name)
-    pytest.fail("rasa process not found")
-
-
-def _wait_rasa(system: RunningSystem, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{system.rasa_url}/webhooks/zalo/", timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    pytest.fail("rasa did not come back")
-
-
 def test_redelivered_confirmation_makes_one_request_also_after_a_rasa_restart(system):
     zu = ZaloUser(system)
     _complete(zu, zu.say("tôi muốn dời đồng hồ điện ra ngoài cổng"), tap=False)
@@ -201,8 +172,8 @@ def test_redelivered_confirmation_makes_one_request_also_after_a_rasa_restart(sy
     time.sleep(3)
     assert len(_requests(system, zu.conversation)) == 1 and len(zu.messages()) == replies_before
 
-    os.kill(_rasa_pid(system), signal.SIGKILL)  # the supervisor restarts it; memory is gone
-    _wait_rasa(system)
+    system.kill_child("rasa")  # the supervisor restarts it; memory is gone
+    system.wait_up(f"{system.rasa_url}/webhooks/zalo/")
     replay = requests.post(f"{zu.base}/api/replay", json={"msg_id": confirm_id, "times": 100, "concurrent": True},
                            timeout=120).json()
     assert set(replay["statuses"]) == {200}
