@@ -11,28 +11,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import socket
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.benchlib import percentile, temp_database  # noqa: E402
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 async def bench(users: int, messages: int, turn_seconds: float, storm: int) -> None:
@@ -124,14 +118,7 @@ def main() -> None:
     parser.add_argument("--turn-seconds", type=float, default=2.0)
     parser.add_argument("--storm", type=int, default=200)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
-        os.environ["DATABASE_URL"] = url
-        from bot.db.migrate import upgrade
-        from bot.settings import get_settings
-
-        get_settings.cache_clear()
-        upgrade(url)
+    with temp_database():
         asyncio.run(bench(args.users, args.messages, args.turn_seconds, args.storm))
 
 

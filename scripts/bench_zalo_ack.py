@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.benchlib import percentile, temp_database  # noqa: E402
 
 
 def free_port() -> int:
@@ -84,7 +83,7 @@ async def bench(users: int, messages: int, turn_seconds: float) -> None:
     done = time.perf_counter() - started
     replies = sum(len(box) for box in sim.inbox.values())
     acks.sort()
-    p99 = acks[min(len(acks) - 1, int(round(0.99 * (len(acks) - 1))))]
+    p99 = percentile(acks, 0.99)
     print(f"events: {len(acks)} from {users} users, turn {turn_seconds:.1f} s each (in order per user)")
     print(f"ack p50: {statistics.median(acks) * 1000:.1f} ms   p99: {p99 * 1000:.1f} ms   max: {acks[-1] * 1000:.1f} ms")
     print(f"all acknowledged after {sent_all:.2f} s; all {replies} replies sent after {done:.2f} s")
@@ -100,14 +99,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=4)
     parser.add_argument("--turn-seconds", type=float, default=2.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
-        os.environ["DATABASE_URL"] = url
-        from bot.db.migrate import upgrade
-        from bot.settings import get_settings
-
-        get_settings.cache_clear()
-        upgrade(url)
+    with temp_database():
         asyncio.run(bench(args.users, args.messages, args.turn_seconds))
 
 

@@ -4,43 +4,24 @@ against the whole system in tests/browser/test_console_browser.py."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Dict
 
-import pytest
-from aiohttp import DummyCookieJar
-from aiohttp.test_utils import TestClient, TestServer
 from alembic import command
 from sqlalchemy import select, text
 
 from bot.db.migrate import alembic_config, upgrade
-from bot.db.models import ChannelMessage, RequestStatusHistory, ServiceRequest
+from bot.db.models import ChannelMessage
 from bot.db.repository import NewRequest, create_request, find_request
 from bot.db.session import session_scope
 from bot.localtime import utcnow
 from bot.settings import Settings
 from bot.takeover import agents, engine
-from bot.web import create_app, demo_agent
+from bot.web import demo_agent
 from bot.web.desk import load_canned
 from bot.web.overview import overview
+from tests.console import api, login  # noqa: F401 - `api` is a pytest fixture
 
 CONSOLE_URLS = ["/console/", "/console/c/1", "/console/callbacks", "/console/requests",
                 "/console/requests/YC7K4M9P", "/console/overview"]
-
-
-@pytest.fixture
-async def api(db_url):
-    agents.add_agent("lan", "mat-khau-lan", "Lan")
-    agents.add_agent("thu", "mat-khau-thu", "Chị Thu", role="supervisor")
-    settings = Settings(rasa_port=1, rasa_token="t", redis_url="")  # Rasa unreachable on purpose
-    async with TestClient(TestServer(create_app(settings, sweep=False)), cookie_jar=DummyCookieJar()) as client:
-        yield client
-
-
-async def login(api: TestClient, name: str) -> Dict[str, str]:
-    resp = await api.post("/api/login", json={"username": name, "password": f"mat-khau-{name}"})
-    assert resp.status == 200, await resp.text()
-    data = await resp.json()
-    return {"X-CSRF-Token": data["csrf"], "Cookie": f"cskh_session={resp.cookies['cskh_session'].value}"}
 
 
 def make_request(service: str = "meter_relocation", channel: str = "webchat", conversation_id: str = "",

@@ -7,36 +7,15 @@ import threading
 import time
 from typing import Any, Dict
 
-import pytest
-from aiohttp import DummyCookieJar
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.db.models import AgentNote, ChannelMessage
 from bot.db.session import session_scope
 from bot.settings import Settings
-from bot.takeover import agents, engine
-from bot.web import create_app
+from bot.takeover import engine
+from tests.console import api, login  # noqa: F401 - `api` is a pytest fixture
 
 HOSTILE = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture
-async def api(db_url):
-    agents.add_agent("lan", "mat-khau-lan", "Lan")
-    agents.add_agent("minh", "mat-khau-minh", "Minh")
-    agents.add_agent("thu", "mat-khau-thu", "Chị Thu", role="supervisor")
-    settings = Settings(rasa_port=1, rasa_token="t", redis_url="")  # Rasa unreachable on purpose
-    async with TestClient(TestServer(create_app(settings, sweep=False)), cookie_jar=DummyCookieJar()) as client:
-        yield client
-
-
-async def login(api: TestClient, name: str) -> Dict[str, str]:
-    """A separate cookie jar per agent: returns headers for POSTs (CSRF) and keeps the jar on the client."""
-    resp = await api.post("/api/login", json={"username": name, "password": f"mat-khau-{name}"})
-    assert resp.status == 200, await resp.text()
-    data = await resp.json()
-    return {"X-CSRF-Token": data["csrf"], "Cookie": f"cskh_session={resp.cookies['cskh_session'].value}"}
 
 
 def _pk(conversation_id: str) -> int:
