@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
 import sys
 from typing import Any, List, Optional
 
+from bot.rasa_guard import may_patch
+
 logger = logging.getLogger(__name__)
 
-RASA_VERSION = "3.6.21"
 _failures: contextvars.ContextVar[Optional[List[str]]] = contextvars.ContextVar("action_failures", default=None)
 _applied: Optional[bool] = None
 
@@ -36,22 +36,12 @@ class ActionServerUnavailable(Exception):
 
 def apply() -> bool:
     global _applied
-    if _applied is not None:
-        return _applied
-    import rasa
-
-    if os.environ.get("RASA_RESILIENCE", "true").strip().lower() in {"0", "false", "no", "off"}:
-        _applied = False
-    elif rasa.__version__ != RASA_VERSION:
-        message = (f"rasa_resilience: Rasa {rasa.__version__} is not {RASA_VERSION}; a turn whose action "
-                   f"server is down is NOT turned into an apology (customers may get silence).")
-        logger.warning(message)
-        print(f"WARNING: {message}", file=sys.stderr, flush=True)
-        _applied = False
-    else:
-        _patch()
-        logger.info("rasa_resilience: on (a turn without the action server fails whole, with an apology)")
-        _applied = True
+    if _applied is None:
+        _applied = may_patch("rasa_resilience", "RASA_RESILIENCE", "a turn whose action server is down is NOT "
+                             "turned into an apology (customers may get silence).")
+        if _applied:
+            _patch()
+            logger.info("rasa_resilience: on (a turn without the action server fails whole, with an apology)")
     return _applied
 
 

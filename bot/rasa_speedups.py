@@ -25,44 +25,29 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from typing import Any, Dict, Optional, Text, Type
 
+from bot.rasa_guard import RASA_VERSION, may_patch  # noqa: F401 - RASA_VERSION for callers
+
 logger = logging.getLogger(__name__)
 
-RASA_VERSION = "3.6.21"
 _applied: Optional[bool] = None
-
-
-def enabled() -> bool:
-    return os.environ.get("RASA_SPEEDUPS", "true").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def apply() -> bool:
     """Patch Rasa once; True when the fixes are active."""
     global _applied
-    if _applied is not None:
-        return _applied
-    import rasa
-
-    if not enabled():
-        logger.info("rasa_speedups: off (RASA_SPEEDUPS=false)")
-        _applied = False
-    elif rasa.__version__ != RASA_VERSION:
-        message = (f"rasa_speedups: Rasa {rasa.__version__} is not {RASA_VERSION}; the hot-path fixes are NOT "
-                   f"applied (expect about half the throughput). Check bot/rasa_speedups.py against this version.")
-        logger.warning(message)
-        print(f"WARNING: {message}", file=sys.stderr, flush=True)
-        _applied = False
-    else:
-        _patch_action_validation()
-        _patch_event_lookup()
-        _patch_sql_retrieve()
-        _patch_sqlite_tracker()
-        logger.info("rasa_speedups: on (action response validation, event lookup, SQL tracker reads, "
-                    "SQLite tracker in WAL)")
-        _applied = True
+    if _applied is None:
+        _applied = may_patch("rasa_speedups", "RASA_SPEEDUPS", "the hot-path fixes are NOT applied (expect about "
+                             "half the throughput). Check bot/rasa_speedups.py against this version.")
+        if _applied:
+            _patch_action_validation()
+            _patch_event_lookup()
+            _patch_sql_retrieve()
+            _patch_sqlite_tracker()
+            logger.info("rasa_speedups: on (action response validation, event lookup, SQL tracker reads, "
+                        "SQLite tracker in WAL)")
     return _applied
 
 

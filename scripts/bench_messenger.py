@@ -11,30 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import sys
 import time
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts.benchlib import percentile, temp_database  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from scripts.benchlib import free_port, percentile, serve_channel, serve_simulator, temp_database  # noqa: E402
 
 
 async def bench(users: int, messages: int, turn_seconds: float, storm: int) -> None:
-    from aiohttp import web
-    from rasa.core.lock_store import InMemoryLockStore
-    from rasa.core.tracker_store import InMemoryTrackerStore
-    from rasa.shared.core.domain import Domain
-    from sanic import Sanic
 
     from bot.settings import Settings
     from bot.simulators import messenger as simulator
@@ -47,23 +34,12 @@ async def bench(users: int, messages: int, turn_seconds: float, storm: int) -> N
                                    webhook_url=f"http://127.0.0.1:{port}/webhooks/messenger/webhook")
     sim = sim_app[simulator.SIM]
     sim.echoes = False
-    runner = web.AppRunner(sim_app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", sim_port).start()
+    runner = await serve_simulator(sim_app, sim_port)
     config = MessengerConfig(app_secret=secret, verify_token=verify, page_access_token=token,
                              app_id="3000000000000001", graph_base=f"http://127.0.0.1:{sim_port}")
     channel = MessengerInput(config, GraphClient(config))
 
-    async def slow_dialogue(message) -> None:
-        await asyncio.sleep(turn_seconds)
-        await message.output_channel.send_text_message(message.sender_id, f"Đã nhận: {message.text}")
-
-    app = Sanic(f"bench_messenger_{uuid.uuid4().hex[:6]}")
-    app.ctx.agent = SimpleNamespace(tracker_store=InMemoryTrackerStore(Domain.empty()),
-                                    lock_store=InMemoryLockStore(), processor=None)
-    app.blueprint(channel.blueprint(slow_dialogue), url_prefix="/webhooks/messenger")
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
-    await server.startup()
+    server = await serve_channel(channel, "messenger", port, turn_seconds)
 
     acks: list[float] = []
 

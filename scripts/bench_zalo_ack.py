@@ -15,26 +15,12 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts.benchlib import percentile, temp_database  # noqa: E402
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from scripts.benchlib import free_port, percentile, serve_channel, serve_simulator, temp_database  # noqa: E402
 
 
 async def bench(users: int, messages: int, turn_seconds: float) -> None:
-    from aiohttp import web
-    from rasa.core.lock_store import InMemoryLockStore
-    from rasa.core.tracker_store import InMemoryTrackerStore
-    from rasa.shared.core.domain import Domain
-    from sanic import Sanic
 
     from bot.settings import Settings
     from bot.simulators.zalo import SIM, create_app
@@ -49,23 +35,12 @@ async def bench(users: int, messages: int, turn_seconds: float) -> None:
                          webhook_url=f"http://127.0.0.1:{port}/webhooks/zalo/webhook")
     sim = sim_app[SIM]
     sim.echo = False
-    runner = web.AppRunner(sim_app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", sim_port).start()
+    runner = await serve_simulator(sim_app, sim_port)
 
     channel = ZaloInput(ZaloConfig(app_id=app_id, oa_secret_key=oa_secret, app_secret_key=app_secret,
                                    access_token=access, refresh_token=refresh, api_base=sim_url, oauth_base=sim_url))
 
-    async def slow_dialogue(message) -> None:
-        await asyncio.sleep(turn_seconds)
-        await message.output_channel.send_text_message(message.sender_id, f"Đã nhận: {message.text}")
-
-    app = Sanic(f"bench_{uuid.uuid4().hex[:6]}")
-    app.ctx.agent = SimpleNamespace(tracker_store=InMemoryTrackerStore(Domain.empty()),
-                                    lock_store=InMemoryLockStore(), processor=None)
-    app.blueprint(channel.blueprint(slow_dialogue), url_prefix="/webhooks/zalo")
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
-    await server.startup()
+    server = await serve_channel(channel, "zalo", port, turn_seconds)
 
     acks: list[float] = []
 
