@@ -44,7 +44,8 @@ PATTERN_ENTITIES = ("phone", "id_number", "customer_code", "request_code", "emai
 PHRASE_ENTITIES = ("service", "field")
 FALLBACK = "nlu_fallback"
 # Sentences that must never be trained on (the test set and the blind sets).
-HELD_OUT = ("tests/nlu/test_nlu.yml", "tests/nlu/test_blind.yml", "tests/nlu/test_blind_v2.yml")
+HELD_OUT = ("tests/nlu/test_nlu.yml", "tests/nlu/test_blind.yml", "tests/nlu/test_blind_v2.yml",
+            "tests/nlu/test_blind_v3.yml")
 # Intents whose `service` entity the dialogue relies on to start the right request.
 SERVICE_INTENTS = ("request_service", "ask_procedure")
 
