@@ -50,7 +50,7 @@ browser-deps:
 
 test: setup train browser-deps
 	$(PY) -m pytest
-	$(PY) scripts/eval_nlu.py --model $(MODEL) --min-accuracy 0.96
+	$(PY) scripts/eval_nlu.py --model $(MODEL) --min-accuracy 0.97
 
 clean:
 	rm -rf $(STAMPS) models/*.tar.gz .pytest_cache results

@@ -353,3 +353,36 @@ def test_describes_outage(text: str, outage: bool) -> None:
     from bot.nlu.situations import describes_outage
 
     assert describes_outage(text) is outage
+
+
+# ---------------------------------------------------------------------------- blend candidate (scripts/cv_configs)
+
+def test_blended_classifier_averages_linear_and_previous_rankings(tmp_path) -> None:
+    """bot.nlu.blend (a CV candidate, docs/nlu.md): weight * linear + (1 - weight) * previous ranking."""
+    import numpy as np
+    import scipy.sparse
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.blend import BlendedIntentClassifier
+
+    def message(vector: list[float], intent: str | None = None, ranking: list | None = None) -> Message:
+        m = Message(data={"text": "x", **({"intent": intent} if intent else {}),
+                          **({"intent_ranking": ranking} if ranking else {})})
+        m.add_features(Features(scipy.sparse.coo_matrix(np.array([vector])), "sentence", "text", "cv"))
+        return m
+
+    storage = LocalModelStorage(tmp_path)
+    clf = BlendedIntentClassifier({"weight": 0.5}, "blend", storage, Resource("blend"))
+    clf.train(TrainingData([message([1, 0], "greet"), message([2, 0], "greet"),
+                            message([0, 1], "thank"), message([0, 3], "thank")]))
+    linear_thank = dict(zip(clf.clf.classes_, clf.clf.predict_proba(clf._create_X([message([0, 1])]))[0]))["thank"]
+    assert linear_thank > 0.5
+    blended = clf.process([message([0, 1], ranking=[{"name": "greet", "confidence": 1.0}])])[0]
+    ranking = {r["name"]: r["confidence"] for r in blended.get("intent_ranking")}
+    assert ranking["thank"] == pytest.approx(0.5 * linear_thank)
+    assert ranking["greet"] == pytest.approx(0.5 * (1 - linear_thank) + 0.5)
+    assert blended.get("intent")["name"] == max(ranking, key=ranking.get)
