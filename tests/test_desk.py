@@ -12,12 +12,12 @@ from bot.db.migrate import alembic_config, upgrade
 from bot.db.models import ChannelMessage
 from bot.db.repository import NewRequest, create_request, find_request
 from bot.db.session import session_scope
-from bot.localtime import utcnow
+from bot.localtime import today as local_today, utcnow
 from bot.settings import Settings
 from bot.takeover import agents, engine
 from bot.web import demo_agent
 from bot.web.desk import load_canned
-from bot.web.overview import overview
+from bot.web.overview import day_start, overview
 from tests.console import api, login  # noqa: F401 - `api` is a pytest fixture
 
 CONSOLE_URLS = ["/console/", "/console/c/1", "/console/callbacks", "/console/requests",
@@ -174,11 +174,13 @@ def test_old_status_values_are_renamed_by_the_migration_and_still_readable(tmp_p
 
 def test_overview_figures(db_url):
     now = utcnow()
+    # the customers wrote a little earlier, but never before today's Vietnam midnight (00:00 ICT = 17:00 UTC)
+    wrote = max(now - timedelta(minutes=10), day_start(local_today()))
     for i, (cid, wait) in enumerate((("web-a", 30), ("web-b", 90), ("web-c", None))):
         engine.escalate(cid, "gặp nhân viên")
         with session_scope() as s:
             s.add(ChannelMessage(channel="webchat", conversation_id=cid, direction="in", sender="user", text="alo",
-                                 status="received", created_at=now - timedelta(minutes=10)))
+                                 status="received", created_at=wrote))
             if wait is not None:
                 s.add(ChannelMessage(channel="webchat", conversation_id=cid, direction="out", sender="agent",
                                      text="Em chào anh", status="sent", created_at=now + timedelta(seconds=wait)))
