@@ -3,8 +3,8 @@
 DIET fits the training writers' phrasing closely; a logistic regression on the same sparse
 n-gram features (rows L2-normalised, so a long message with context weighs like a short one)
 is smoother on wordings nobody wrote. Placed after DIET, this component trains the linear model
-and replaces the intent and ranking by `weight * linear + (1 - weight) * DIET` (docs/nlu.md has
-the cross-validation figures that chose it). DIET must rank every intent (`ranking_length: 0`).
+and replaces the intent and ranking by `weight * linear + (1 - weight) * DIET`. DIET must rank every
+intent (`ranking_length: 0`). A candidate: docs/nlu.md, "Model choice", says why config.yml does not use it.
 """
 from __future__ import annotations
 
