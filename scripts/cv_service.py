@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from eval_nlu import SERVICE_INTENTS, _quiet  # noqa: E402
+from eval_nlu import SERVICE_INTENTS, _quiet, service_values  # noqa: E402
 
 
 def _load(paths: list[Path]) -> Any:
@@ -41,18 +41,16 @@ def _extractor(synonyms: dict[str, str]) -> Any:
 
 def check_file(held: Path, others: list[Path]) -> list[tuple[str, set[str], set[str]]]:
     """(text, gold, predicted) for every service-intent example of `held`."""
-    extractor = _extractor({})
-    wanted = set(extractor.catalogue.services) | set(extractor.catalogue.slots)
-    synonyms = {t: v for t, v in _load(others).entity_synonyms.items() if v in wanted}
-    extractor = _extractor(synonyms)
+    from bot.catalogue import load_catalogue
+    from bot.nlu.extractor import phrase_synonyms
+
+    extractor = _extractor(phrase_synonyms(load_catalogue(), _load(others).entity_synonyms))
     rows = []
     for msg in _load([held]).intent_examples:
         if msg.get("intent") not in SERVICE_INTENTS:
             continue
-        gold = {str(e["value"]) for e in msg.get("entities") or [] if e["entity"] == "service"}
-        pred = {str(e["value"]) for e in extractor.extract(msg.get("text"), msg.get("intent"))
-                if e["entity"] == "service"}
-        rows.append((msg.get("text"), gold, pred))
+        rows.append((msg.get("text"), service_values(msg.get("entities")),
+                      service_values(extractor.extract(msg.get("text"), msg.get("intent")))))
     return rows
 
 

@@ -207,6 +207,11 @@ def entity_report(examples: list[dict[str, Any]], parses: list[dict[str, Any]]) 
     return {"per_entity": report, "errors": errors, "service_accuracy": service_accuracy(examples, parses)}
 
 
+def service_values(entities: Optional[list[dict[str, Any]]]) -> set[str]:
+    """The `service` values of a message's entities (what the dialogue starts a request from)."""
+    return {str(e["value"]) for e in entities or [] if e["entity"] == "service"}
+
+
 def service_accuracy(examples: list[dict[str, Any]], parses: list[dict[str, Any]]) -> dict[str, Any]:
     """Share of request_service / ask_procedure messages whose `service` values are exactly the gold ones
     (a message without a gold service must get none), per style and overall."""
@@ -214,9 +219,7 @@ def service_accuracy(examples: list[dict[str, Any]], parses: list[dict[str, Any]
     for ex, parse in zip(examples, parses):
         if ex["intent"] not in SERVICE_INTENTS:
             continue
-        gold = {str(e["value"]) for e in ex["entities"] if e["entity"] == "service"}
-        pred = {str(e["value"]) for e in parse.get("entities") or [] if e["entity"] == "service"}
-        rows.append((ex["style"], gold == pred))
+        rows.append((ex["style"], service_values(ex["entities"]) == service_values(parse.get("entities"))))
     out: dict[str, Any] = {"accuracy": sum(ok for _, ok in rows) / len(rows) if rows else 0.0, "n": len(rows)}
     for style in STYLES:
         oks = [ok for s, ok in rows if s == style]

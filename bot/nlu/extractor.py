@@ -54,6 +54,12 @@ def catalogue_phrases(catalogue: Catalogue) -> list[tuple[str, Optional[str], st
     return out
 
 
+def phrase_synonyms(catalogue: Catalogue, synonyms: dict[str, str]) -> dict[str, str]:
+    """The NLU synonyms the matcher uses: those whose value is a service code or a field slot name."""
+    wanted = set(catalogue.services) | (set(catalogue.slots) - NO_FIELD_SLOTS)
+    return {text: value for text, value in synonyms.items() if value in wanted}
+
+
 def build_matcher(catalogue: Catalogue, synonyms: dict[str, str]) -> PhraseMatcher:
     services, slots = set(catalogue.services), set(catalogue.slots) - NO_FIELD_SLOTS
     phrases = catalogue_phrases(catalogue)
@@ -111,10 +117,7 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Keep the NLU synonyms whose value is a service code or a slot name."""
-        wanted = set(self.catalogue.services) | (set(self.catalogue.slots) - NO_FIELD_SLOTS)
-        self.synonyms = {text: value for text, value in training_data.entity_synonyms.items()
-                         if value in wanted}
+        self.synonyms = phrase_synonyms(self.catalogue, training_data.entity_synonyms)
         self.matcher = build_matcher(self.catalogue, self.synonyms)
         self.persist()
         return self._resource

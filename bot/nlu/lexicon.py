@@ -51,6 +51,7 @@ SHORTHAND: dict[str, str] = {
     "hđmbđ": "hợp đồng mua bán điện", "hdmbd": "hợp đồng mua bán điện",
     "đl": "điện lực", "dv": "dịch vụ", "cty": "công ty", "sx": "sản xuất",
     "kd": "kinh doanh", "sh": "sinh hoạt", "nsh": "ngoài sinh hoạt", "ctơ": "công tơ",
+    "mđ": "mục đích", "md": "mục đích", "sd": "sử dụng",
     "cto": "công tơ", "đhđ": "đồng hồ điện", "dhd": "đồng hồ điện",
     "đh": "đồng hồ", "p": "phường", "q": "quận", "tp": "thành phố", "tx": "thị xã", "thg": "tháng", "thág": "tháng", "ck": "chuyển khoản", "hs": "hồ sơ",
     "ycau": "yêu cầu", "yc": "yêu cầu", "tđ": "tổng đài", "hotline": "hotline",
