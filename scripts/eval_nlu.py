@@ -45,7 +45,8 @@ PHRASE_ENTITIES = ("service", "field")
 FALLBACK = "nlu_fallback"
 # Sentences that must never be trained on (the test set and the blind sets).
 HELD_OUT = ("tests/nlu/test_nlu.yml", "tests/nlu/test_blind.yml", "tests/nlu/test_blind_v2.yml",
-            "tests/nlu/test_blind_v3.yml", "tests/nlu/test_blind_v4.yml")
+            "tests/nlu/test_blind_v3.yml", "tests/nlu/test_blind_v4.yml",
+            "tests/nlu/test_blind_v5.yml")
 # Intents whose `service` entity the dialogue relies on to start the right request.
 SERVICE_INTENTS = ("request_service", "ask_procedure")
 
