@@ -23,6 +23,9 @@ from rasa.utils.endpoints import EndpointConfig
 
 T = TypeVar("T")
 _DELETE = object()  # a change's instruction to remove the queue
+# Each retry means another process changed the queue first (it made progress); this many in a row for one
+# turn means something keeps rewriting the key, and the turn fails with Rasa's LockError instead of spinning.
+MAX_ATTEMPTS = 1000
 
 
 class AtomicRedisLockStore(RedisLockStore):
@@ -39,7 +42,7 @@ class AtomicRedisLockStore(RedisLockStore):
 
         key = self.key_prefix + conversation_id
         with self.red.pipeline() as pipe:
-            while True:
+            for _ in range(MAX_ATTEMPTS):
                 try:
                     pipe.watch(key)
                     raw = pipe.get(key)
@@ -54,6 +57,7 @@ class AtomicRedisLockStore(RedisLockStore):
                     return result
                 except redis.WatchError:
                     continue  # another process changed this queue first: read it again
+        raise LockError(f"Lock queue of conversation {conversation_id} kept changing ({MAX_ATTEMPTS} tries).")
 
     def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
         def issue(lock: Optional[TicketLock]) -> Tuple[TicketLock, int]:

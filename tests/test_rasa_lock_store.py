@@ -105,3 +105,28 @@ def test_an_expired_ticket_no_longer_blocks_the_queue(prefix):
     time.sleep(0.1)
     store.update_lock("c")
     assert not store.get_lock("c").is_locked(mine) and stale != mine
+
+
+def test_a_queue_that_keeps_changing_fails_with_a_lock_error_instead_of_spinning(prefix, monkeypatch):
+    import bot.rasa_lock_store as module
+    from rasa.core.lock import TicketLock
+    from rasa.core.lock_store import LockError
+
+    monkeypatch.setattr(module, "MAX_ATTEMPTS", 5)
+    store = AtomicRedisLockStore(**REDIS, key_prefix=prefix)
+    other = redis.Redis(**REDIS)
+    calls: List[int] = []
+
+    def rewritten_meanwhile(lock):  # another process writes the queue between our read and our write
+        calls.append(1)
+        if len(calls) <= limit:
+            other.set(store.key_prefix + "busy", TicketLock("busy").dumps())
+        return lock, len(calls)
+
+    limit = 3  # contended three times, then it goes through
+    assert store._change("busy", rewritten_meanwhile) == 4
+    calls.clear()
+    limit = 50  # longer than the bound (an unbounded loop would get through at the 51st try)
+    with pytest.raises(LockError, match="kept changing"):
+        store._change("busy", rewritten_meanwhile)
+    assert len(calls) == 5
