@@ -100,6 +100,41 @@ async def test_request_list_filters(api, db_url):
     assert listed["overdue"] is True and listed["status_vi"] == "Đã tiếp nhận"
 
 
+async def test_request_list_comes_a_page_at_a_time_and_counts_every_match(api, db_url, monkeypatch):
+    from bot.web import desk
+    monkeypatch.setattr(desk, "PAGE", 4)
+    lan = await login(api, "lan")
+    made = [make_request("meter_relocation", "webchat", created_days_ago=i, due_days=5) for i in range(9)]
+    other = make_request("outage_report", "zalo", customer_code="PE01004496132")
+
+    async def page(query: str) -> dict:
+        resp = await api.get(f"/api/requests?{query}", headers=lan)
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    seen, query = [], "service=meter_relocation"
+    while True:
+        body = await page(query)
+        assert body["total"] == 9 and len(body["requests"]) <= 4
+        seen += [r["code"] for r in body["requests"]]
+        if body["next"] is None:
+            break
+        query = f"service=meter_relocation&before={body['next']}"
+    assert seen == made[::-1]  # newest first, each once, nothing skipped
+    first = await page("")
+    assert first["total"] == 10 and [r["code"] for r in first["requests"]][0] == other
+    for bad in ("abc", "0", "-3"):
+        assert (await api.get(f"/api/requests?before={bad}", headers=lan)).status == 400
+
+
+async def test_overview_counts_every_overdue_request_and_lists_the_first_twenty(api, db_url):
+    thu = await login(api, "thu")
+    for i in range(23):
+        make_request("meter_relocation", "webchat", created_days_ago=i, due_days=-1)
+    body = await (await api.get("/api/overview", headers=thu)).json()
+    assert body["requests"]["overdue_count"] == 23 and len(body["requests"]["overdue"]) == 20
+
+
 async def test_status_change_keeps_history_and_a_request_without_conversation_is_skipped(api):
     lan = await login(api, "lan")
     code = make_request(conversation_id="")

@@ -113,30 +113,43 @@ def _statuses(status: str) -> list[str]:
     return [status] + [old for old, new in LEGACY_STATUSES.items() if new == status]
 
 
-def search_requests(session: Session, flt: RequestFilter, *, today: Optional[date] = None,
-                    limit: int = 200) -> Sequence[ServiceRequest]:
-    """Requests matching the desk's filters, newest first."""
-    stmt = select(ServiceRequest)
+def _matching(flt: RequestFilter, today: Optional[date]) -> list[Any]:
+    """The WHERE conditions of the desk's filters."""
+    conditions: list[Any] = []
     if flt.status:
-        stmt = stmt.where(ServiceRequest.status.in_(_statuses(flt.status)))
+        conditions.append(ServiceRequest.status.in_(_statuses(flt.status)))
     for column, value in ((ServiceRequest.service, flt.service), (ServiceRequest.corporation, flt.corporation),
                           (ServiceRequest.channel, flt.channel)):
         if value:
-            stmt = stmt.where(column == value)
+            conditions.append(column == value)
     if flt.created_from:
         start = datetime.combine(flt.created_from, datetime.min.time(), LOCAL_TZ)
-        stmt = stmt.where(ServiceRequest.created_at >= as_utc(start))
+        conditions.append(ServiceRequest.created_at >= as_utc(start))
     if flt.created_to:
         end = datetime.combine(flt.created_to, datetime.max.time(), LOCAL_TZ)
-        stmt = stmt.where(ServiceRequest.created_at <= as_utc(end))
+        conditions.append(ServiceRequest.created_at <= as_utc(end))
     if flt.overdue:
         final = [s for f in FINAL_STATUSES for s in _statuses(f)]
-        stmt = stmt.where(ServiceRequest.due_date < (today or local_today()), ServiceRequest.status.not_in(final))
+        conditions += [ServiceRequest.due_date < (today or local_today()), ServiceRequest.status.not_in(final)]
     if flt.text:
         needle = flt.text.strip().upper()
-        stmt = stmt.where((ServiceRequest.code == needle) | (ServiceRequest.customer_code == needle)
+        conditions.append((ServiceRequest.code == needle) | (ServiceRequest.customer_code == needle)
                           | (ServiceRequest.phone == flt.text.strip()))
+    return conditions
+
+
+def search_requests(session: Session, flt: RequestFilter, *, today: Optional[date] = None,
+                    limit: int = 200, before_id: Optional[int] = None) -> Sequence[ServiceRequest]:
+    """Requests matching the desk's filters, newest first; `before_id` continues a list (keyset paging)."""
+    stmt = select(ServiceRequest).where(*_matching(flt, today))
+    if before_id is not None:
+        stmt = stmt.where(ServiceRequest.id < before_id)
     return session.scalars(stmt.order_by(ServiceRequest.id.desc()).limit(limit)).all()
+
+
+def count_requests(session: Session, flt: RequestFilter, *, today: Optional[date] = None) -> int:
+    """How many requests match the desk's filters."""
+    return session.scalar(select(func.count(ServiceRequest.id)).where(*_matching(flt, today))) or 0
 
 
 def set_status(session: Session, request: ServiceRequest, status: str, note: str = "",

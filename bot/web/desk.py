@@ -2,7 +2,9 @@
 applies: session cookie for every call, CSRF header and JSON body for every POST).
 
   GET  /api/desk/meta                       labels: statuses, services, slots, corporations, channels
-  GET  /api/requests?status=&service=&corporation=&channel=&from=YYYY-MM-DD&to=&overdue=1&q=
+  GET  /api/requests?status=&service=&corporation=&channel=&from=YYYY-MM-DD&to=&overdue=1&q=&before=
+                                            newest first, PAGE at a time: {requests, total, next}; `next`
+                                            (or null at the end) is the `before` of the following page
   GET  /api/requests/{code}                 fields, history (who, note, whether the customer was told)
   POST /api/requests/{code}/status {status, note}
                                             the change is stored first, then told to the customer on the
@@ -26,7 +28,9 @@ from bot.db.models import (
     FINAL_STATUSES, REQUEST_STATUSES, STATUS_VI, Agent, ChannelMessage, RequestStatusHistory, ServiceRequest,
     canonical_status, status_label,
 )
-from bot.db.repository import RequestFilter, find_request, planned_outages, search_requests, set_status
+from bot.db.repository import (
+    RequestFilter, count_requests, find_request, planned_outages, search_requests, set_status,
+)
 from bot.db.session import session_scope
 from bot.localtime import today, utcnow
 from bot.takeover import notify, service
@@ -36,6 +40,7 @@ logger = logging.getLogger(__name__)
 CANNED_FILE = Path(__file__).resolve().parent / "console" / "canned_replies.yml"
 CHANNELS_VI = {"webchat": "Web chat", "zalo": "Zalo", "messenger": "Messenger", "rest": "REST", "unknown": "Khác"}
 OUTAGE_DAYS = 14
+PAGE = 100  # requests per page of the desk's list
 routes = web.RouteTableDef()
 
 
@@ -95,10 +100,25 @@ def request_summary(r: ServiceRequest, on: date) -> Dict[str, Any]:
             "due_date": r.due_date.isoformat(), "overdue": r.due_date < on and status not in FINAL_STATUSES}
 
 
-def list_requests(flt: RequestFilter) -> List[Dict[str, Any]]:
-    on = today()
+def _before(query: Any) -> Optional[int]:
+    """The paging cursor of the list (`next` of the previous page)."""
+    raw = query.get("before")
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError("Tham số trang không hợp lệ (before).")
+    return int(raw)
+
+
+def list_requests(flt: RequestFilter, before: Optional[int] = None) -> Dict[str, Any]:
+    """One page of the desk's list, newest first, with the number of matches and the next page's cursor."""
+    on, page = today(), PAGE
     with session_scope() as session:
-        return [request_summary(r, on) for r in search_requests(session, flt, today=on)]
+        rows = search_requests(session, flt, today=on, limit=page + 1, before_id=before)
+        more = len(rows) > page
+        rows = rows[:page]
+        return {"requests": [request_summary(r, on) for r in rows], "total": count_requests(session, flt, today=on),
+                "next": str(rows[-1].id) if more else None}
 
 
 def history_json(h: RequestStatusHistory, names: Dict[int, str]) -> Dict[str, Any]:
@@ -173,10 +193,10 @@ async def tell_customer(request: web.Request, changed: Dict[str, Any], status: s
 @routes.get("/api/requests")
 async def requests_list(request: web.Request) -> web.Response:
     try:
-        flt = _filter(request.query)
+        flt, before = _filter(request.query), _before(request.query)
     except ValueError as exc:
         return _error(400, str(exc))
-    return _json({"requests": await run_db(list_requests, flt)})
+    return _json(await run_db(list_requests, flt, before))
 
 
 @routes.get("/api/requests/{code}")

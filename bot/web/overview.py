@@ -17,7 +17,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.db.models import ChannelMessage, Conversation, ServiceRequest, canonical_status
-from bot.db.repository import RequestFilter, search_requests
+from bot.db.repository import RequestFilter, count_requests, search_requests
 from bot.db.session import session_scope
 from bot.localtime import LOCAL_TZ, as_local, as_utc, today
 from bot.takeover.api import _error, _json, run_db
@@ -79,12 +79,13 @@ def request_figures(session: Any, on: date) -> Dict[str, Any]:
     created = session.execute(select(ServiceRequest.created_at).where(
         ServiceRequest.created_at >= day_start(first_day))).scalars().all()
     per_day = Counter(as_local(t).date() for t in created)
-    overdue = search_requests(session, RequestFilter(overdue=True), today=on, limit=500)
+    overdue = search_requests(session, RequestFilter(overdue=True), today=on, limit=20)
     return {
         "by_service": dict(by_service.most_common()), "by_status": dict(by_status),
         "per_day": [{"date": (first_day + timedelta(days=i)).isoformat(),
                      "count": per_day.get(first_day + timedelta(days=i), 0)} for i in range(SERIES_DAYS)],
-        "overdue_count": len(overdue), "overdue": [request_summary(r, on) for r in overdue[:20]],
+        "overdue_count": count_requests(session, RequestFilter(overdue=True), today=on),
+        "overdue": [request_summary(r, on) for r in overdue],
     }
 
 

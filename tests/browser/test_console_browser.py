@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -14,6 +15,7 @@ import requests
 from playwright.sync_api import expect
 
 from bot import PROJECT_ROOT
+from bot.db.repository import NewRequest, create_request
 from tests.browser.conftest import SCREENSHOTS, Chat
 from tests.system import RunningSystem, start_system
 from tests.test_system import _answers
@@ -266,29 +268,36 @@ def test_private_note_canned_reply_resolve_and_rating(agent, customer, console_s
     assert "cần gọi lại" not in customer.log.inner_text()  # the note never reached the customer
 
 
+@contextmanager
+def system_db(system: RunningSystem, monkeypatch: Any) -> Iterator[Any]:
+    """A session on the running system's database (requests made here show in its console)."""
+    monkeypatch.setenv("DATABASE_URL", system.env["DATABASE_URL"])
+    from bot.db import session as db_session
+    from bot.settings import get_settings
+
+    get_settings.cache_clear()
+    db_session.get_engine.cache_clear()
+    try:
+        with db_session.session_scope() as s:
+            yield s
+    finally:
+        get_settings.cache_clear()
+        db_session.get_engine.cache_clear()
+
+
 def test_request_status_change_reaches_the_web_chat_customer_and_the_lookup(agent, customer, console_system,
                                                                              monkeypatch):
     customer.type("xin chào")
     customer.wait_turn()
     sid = customer.session_id()
-    monkeypatch.setenv("DATABASE_URL", console_system.env["DATABASE_URL"])
-    from bot.db import session as db_session
-    from bot.db.repository import NewRequest, create_request
-    from bot.settings import get_settings
-
-    get_settings.cache_clear()
-    db_session.get_engine.cache_clear()
-    try:  # as if the customer had confirmed a request in this conversation (the form is tested elsewhere)
-        with db_session.session_scope() as s:
-            req, _ = create_request(s, NewRequest(service="meter_relocation", idempotency_key=f"console-{sid}",
-                                                  fields={"full_name": "Phan Thanh Dung", "phone": "0359609853",
-                                                          "new_location": "Cạnh cổng chính"},
-                                                  channel="webchat", conversation_id=sid,
-                                                  customer_code="PD01001494350", phone="0359609853"))
-            code = req.code
-    finally:
-        get_settings.cache_clear()
-        db_session.get_engine.cache_clear()
+    # as if the customer had confirmed a request in this conversation (the form is tested elsewhere)
+    with system_db(console_system, monkeypatch) as s:
+        req, _ = create_request(s, NewRequest(service="meter_relocation", idempotency_key=f"console-{sid}",
+                                              fields={"full_name": "Phan Thanh Dung", "phone": "0359609853",
+                                                      "new_location": "Cạnh cổng chính"},
+                                              channel="webchat", conversation_id=sid,
+                                              customer_code="PD01001494350", phone="0359609853"))
+        code = req.code
 
     agent.page.click(".nav-link[data-nav='requests']")
     agent.page.fill("#request-filters input[name=q]", code)
@@ -316,6 +325,25 @@ def test_request_status_change_reaches_the_web_chat_customer_and_the_lookup(agen
     assert "Đang khảo sát" in notice.inner_text() and "khảo sát sáng thứ Hai" in notice.inner_text()
     answer = bot_reply(customer, f"kiểm tra tiến độ yêu cầu {code}")
     assert "Trạng thái: Đang khảo sát" in answer and "Ghi chú: Nhân viên sẽ đến khảo sát sáng thứ Hai" in answer
+
+
+def test_the_request_list_shows_the_total_and_loads_the_next_page(agent, console_system, monkeypatch):
+    from bot.web.desk import PAGE
+
+    with system_db(console_system, monkeypatch) as s:  # one page and one more of a service no other test uses
+        for i in range(PAGE + 1):
+            create_request(s, NewRequest(service="contract_renewal", idempotency_key=f"paging-{i}",
+                                         fields={"full_name": "Lê Thị Hoa", "phone": "0912345678"},
+                                         channel="zalo", customer_code="PD01001494350", phone="0912345678"))
+    agent.page.click(".nav-link[data-nav='requests']")
+    agent.page.select_option("#request-filters select[name=service]", "contract_renewal")
+    count = agent.page.locator("#requests-count")
+    expect(count).to_have_text(f"{PAGE} / {PAGE + 1} yêu cầu")
+    assert agent.page.locator("#requests-body tr").count() == PAGE
+    agent.page.click("#requests-more")
+    expect(count).to_have_text(f"{PAGE + 1} yêu cầu")
+    assert agent.page.locator("#requests-body tr").count() == PAGE + 1
+    assert agent.page.locator("#requests-more").is_hidden()
 
 
 def test_hostile_text_shows_as_text_in_both_uis(agent, customer, console_system):

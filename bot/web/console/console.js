@@ -697,19 +697,27 @@
     f.addEventListener("change", loadRequests);
     f.addEventListener("input", function (ev) { if (ev.target.name === "q") { clearTimeout(S.qTimer); S.qTimer = setTimeout(loadRequests, 300); } });
     f.addEventListener("submit", function (ev) { ev.preventDefault(); loadRequests(); });
+    $("requests-more").addEventListener("click", function () { loadRequests(true); });
   }
 
-  function loadRequests() {
-    var f = $("request-filters"), params = new URLSearchParams();
+  // The list comes a page at a time, newest first; "Xem thêm" appends the next page (the filters are the same).
+  function loadRequests(more) {
+    var f = $("request-filters"), params = new URLSearchParams(), seq = (S.requestsSeq || 0) + 1;
+    S.requestsSeq = seq;
     ["status", "service", "corporation", "channel", "from", "to", "q"].forEach(function (n) {
       if (f.elements[n].value) { params.set(n, f.elements[n].value); }
     });
     if (f.elements.overdue.checked) { params.set("overdue", "1"); }
+    if (more === true && S.requestsNext) { params.set("before", S.requestsNext); }
     api("/api/requests?" + params.toString()).then(function (r) {
-      var body = clear($("requests-body"));
+      if (seq !== S.requestsSeq) { return; }  // a newer filter change answered first
+      var body = more === true ? $("requests-body") : clear($("requests-body"));
       r.requests.forEach(function (req) { body.appendChild(requestRow(req)); });
-      $("requests-empty").hidden = r.requests.length > 0;
-      $("requests-count").textContent = r.requests.length + " yêu cầu";
+      var shown = body.children.length;
+      S.requestsNext = r.next;
+      $("requests-empty").hidden = shown > 0;
+      $("requests-more").hidden = !r.next;
+      $("requests-count").textContent = shown < r.total ? shown + " / " + r.total + " yêu cầu" : r.total + " yêu cầu";
     }).catch(function (e) { toast(e.message, true); });
   }
 
