@@ -44,10 +44,10 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.db.models import ChannelToken, ServiceRequest
+from bot.db.models import ChannelToken, PendingEvidence, ServiceRequest
 from bot.db.session import session_scope
 from bot.localtime import as_utc, utcnow
 from connectors.base import (AppBlueprint, ChannelInput, ChannelOutput, Delivery, Incoming, TOO_LONG_TEXT,
@@ -711,12 +711,6 @@ class ZaloOutput(ChannelOutput):
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Evidence:
-    items: List[Dict[str, Any]]
-    at: float
-
-
 class ZaloInput(ChannelInput):
     """The Zalo OA webhook. See the module docstring."""
 
@@ -739,7 +733,6 @@ class ZaloInput(ChannelInput):
         self.api = ZaloApi(self.config, self.tokens)
         self.replies = ReplyContext()
         self.sent_ids: Set[str] = set()
-        self.evidence: Dict[str, Evidence] = {}
         self._profiles_asked: Set[str] = set()
         self._tasks: Set[asyncio.Task] = set()
 
@@ -880,13 +873,13 @@ class ZaloInput(ChannelInput):
                           output: ZaloOutput) -> None:
         outage = await self._in_outage_report(conversation_id)
         if location:
-            self._keep_evidence(conversation_id, {"type": "location", **location})
+            await store.run_db(keep_evidence, conversation_id, {"type": "location", **location})
             template = LOCATION_SAVED if outage else LOCATION_OUTSIDE
             await self.tell(output, conversation_id, template.format(lat=location["latitude"],
                                                                       lng=location["longitude"]))
         elif urls and outage:
             for url in urls:
-                self._keep_evidence(conversation_id, {"type": "image", "url": url})
+                await store.run_db(keep_evidence, conversation_id, {"type": "image", "url": url})
             await self.tell(output, conversation_id, IMAGE_SAVED)
         else:
             await self.tell(output, conversation_id, TEXT_ONLY)
@@ -908,36 +901,29 @@ class ZaloInput(ChannelInput):
             else getattr(tracker.active_loop, "name", None)
         return bool(loop) and tracker.get_slot("service") == OUTAGE_SERVICE
 
-    def _keep_evidence(self, conversation_id: str, item: Dict[str, Any]) -> None:
-        now = time.time()
-        kept = self.evidence.get(conversation_id)
-        if kept is None or now - kept.at > EVIDENCE_TTL.total_seconds():
-            kept = self.evidence[conversation_id] = Evidence([], now)
-        kept.items.append(item)
-        kept.at = now
-
     def _with_evidence(self, handler: Callable[[UserMessage], Awaitable[Any]]
                        ) -> Callable[[UserMessage], Awaitable[Any]]:
         async def run(message: UserMessage) -> Any:
             result = await handler(message)
-            if message.sender_id in self.evidence:
-                await self._attach_evidence(message.sender_id)
+            await self._attach_evidence(message.sender_id)
             return result
         return run
 
     async def _attach_evidence(self, conversation_id: str) -> None:
-        kept = self.evidence.get(conversation_id)
+        """After a turn: evidence waiting in the database goes on the outage request once it is stored."""
         agent = self.agent
-        if kept is None or agent is None:
+        if agent is None:
             return
-        if time.time() - kept.at > EVIDENCE_TTL.total_seconds():
-            self.evidence.pop(conversation_id, None)
-            return
-        tracker = await agent.tracker_store.retrieve(conversation_id)
-        code = tracker.get_slot("request_code") if tracker is not None else None
-        if code and await store.run_db(attach_evidence, code, conversation_id, kept.items):
-            self.evidence.pop(conversation_id, None)
-            logger.info("zalo: %d evidence item(s) attached to request %s", len(kept.items), code)
+        try:
+            if not await store.run_db(has_pending_evidence, conversation_id):
+                return
+            tracker = await agent.tracker_store.retrieve(conversation_id)
+            code = tracker.get_slot("request_code") if tracker is not None else None
+            attached = await store.run_db(attach_evidence, code, conversation_id) if code else 0
+            if attached:
+                logger.info("zalo: %d evidence item(s) attached to request %s", attached, code)
+        except Exception:  # noqa: BLE001 - the rows stay; the next turn tries again
+            logger.exception("zalo: evidence of %s not attached yet", conversation_id)
 
     # -- echoes: our own sends, or a person answering from Zalo's OA chat -----------------------
 
@@ -970,13 +956,46 @@ class ZaloInput(ChannelInput):
             logger.warning("zalo: profile of %s not fetched: %s", user_id, exc)
 
 
-def attach_evidence(code: str, conversation_id: str, items: List[Dict[str, Any]]) -> bool:
-    """Put images/locations the customer sent on their outage request (once). False if not applicable."""
+def _fresh_evidence(conversation_id: str) -> Any:
+    return (PendingEvidence.conversation_id == conversation_id) & \
+        (PendingEvidence.created_at >= utcnow() - EVIDENCE_TTL)
+
+
+def keep_evidence(conversation_id: str, item: Dict[str, Any]) -> None:
+    """Store an image/location of an outage report until its request exists (older ones of the conversation,
+    past EVIDENCE_TTL, are dropped: they belong to no report any more)."""
     with session_scope() as session:
+        session.execute(delete(PendingEvidence).where(PendingEvidence.conversation_id == conversation_id,
+                                                      PendingEvidence.created_at < utcnow() - EVIDENCE_TTL))
+        session.add(PendingEvidence(conversation_id=conversation_id, item=item))
+
+
+def has_pending_evidence(conversation_id: str) -> bool:
+    with session_scope() as session:
+        return session.execute(select(PendingEvidence.id).where(_fresh_evidence(conversation_id))
+                               .limit(1)).first() is not None
+
+
+def pending_evidence(conversation_id: str) -> List[Dict[str, Any]]:
+    """The items waiting for this conversation's outage request, oldest first."""
+    with session_scope() as session:
+        return [row.item for row in session.scalars(select(PendingEvidence).where(
+            _fresh_evidence(conversation_id)).order_by(PendingEvidence.id))]
+
+
+def attach_evidence(code: str, conversation_id: str) -> int:
+    """Move the waiting images/locations onto outage request `code` of this conversation, once; how many
+    moved (0 and the items stay when the request is not this conversation's outage report)."""
+    with session_scope() as session:
+        rows = session.scalars(select(PendingEvidence).where(_fresh_evidence(conversation_id))
+                               .order_by(PendingEvidence.id).with_for_update()).all()
         request = session.execute(select(ServiceRequest).where(ServiceRequest.code == code)).scalar_one_or_none()
-        if request is None or request.conversation_id != conversation_id or request.service != OUTAGE_SERVICE:
-            return False
+        if not rows or request is None or request.conversation_id != conversation_id \
+                or request.service != OUTAGE_SERVICE:
+            return 0
         fields = dict(request.fields or {})
-        fields["evidence"] = list(fields.get("evidence") or []) + list(items)
+        fields["evidence"] = list(fields.get("evidence") or []) + [row.item for row in rows]
         request.fields = fields
-        return True
+        for row in rows:
+            session.delete(row)
+        return len(rows)

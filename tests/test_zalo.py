@@ -30,12 +30,13 @@ from sanic import Sanic
 from sqlalchemy import select
 
 from bot import PROJECT_ROOT
-from bot.db.models import ChannelMessage, ChannelToken, ChannelUser
+from bot.db.models import ChannelMessage, ChannelToken, ChannelUser, ServiceRequest
 from bot.db.session import session_scope
 from bot.settings import Settings
 from bot.simulators.zalo import SIM, ZaloSimulator, create_app, sign
-from connectors.zalo import (TEXT_ONLY, ZaloConfig, ZaloInput, check_webhook, code_challenge, code_verifier,
-                             hotline_in, login_url, render, signature, valid_state)
+from connectors.zalo import (EVIDENCE_TTL, TEXT_ONLY, ZaloConfig, ZaloInput, attach_evidence, check_webhook,
+                             code_challenge, code_verifier, hotline_in, keep_evidence, login_url, pending_evidence,
+                             render, signature, valid_state)
 from tests.system import free_port
 
 pytestmark = pytest.mark.usefixtures("db_url")
@@ -395,7 +396,7 @@ async def test_follow_chatnow_unfollow_media_and_location(h):
     await h.sim.user_event(uid, "location", {"latitude": 21.03, "longitude": 105.85})
     await h.settle()
     assert "21.03, 105.85" in h.texts(uid)[-1] and "báo mất điện" in h.texts(uid)[-1]
-    assert h.channel.evidence[f"zalo:{uid}"].items == [{"type": "location", "latitude": 21.03, "longitude": 105.85}]
+    assert pending_evidence(f"zalo:{uid}") == [{"type": "location", "latitude": 21.03, "longitude": 105.85}]
     await h.sim.user_event(uid, "unfollow", {})
     await h.settle()
     assert channel_user(uid).followed is False
@@ -413,7 +414,41 @@ async def test_image_during_an_outage_report_is_kept_as_evidence(h):
     await h.sim.user_event(uid, "image", {"url": "https://zalo.example/cot-do.jpg"})
     await h.settle()
     assert "gửi kèm báo cáo sự cố" in h.texts(uid)[-1]
-    assert h.channel.evidence[conversation].items == [{"type": "image", "url": "https://zalo.example/cot-do.jpg"}]
+    assert pending_evidence(conversation) == [{"type": "image", "url": "https://zalo.example/cot-do.jpg"}]
+
+
+def test_evidence_waits_in_the_database_and_goes_on_the_outage_request_once():
+    """Kept by one process, attached by any other (a restart or a second Rasa instance); stale items dropped."""
+    from bot.db.models import PendingEvidence
+    from bot.db.repository import NewRequest, create_request
+    from bot.localtime import utcnow
+
+    conversation, other = f"zalo:{user()}", f"zalo:{user()}"
+    keep_evidence(conversation, {"type": "image", "url": "https://zalo.example/old.jpg"})
+    with session_scope() as s:  # sent before the TTL: belongs to no report any more
+        s.execute(PendingEvidence.__table__.update().values(created_at=utcnow() - EVIDENCE_TTL * 2))
+    keep_evidence(conversation, {"type": "image", "url": "https://zalo.example/cot.jpg"})
+    keep_evidence(conversation, {"type": "location", "latitude": 10.77, "longitude": 106.7})
+    keep_evidence(other, {"type": "image", "url": "https://zalo.example/other.jpg"})
+    with session_scope() as s:
+        outage, _ = create_request(s, NewRequest(service="outage_report", fields={"phone": "0912345678"},
+                                                 idempotency_key=f"ev-{conversation}", channel="zalo",
+                                                 conversation_id=conversation, phone="0912345678"))
+        relocation, _ = create_request(s, NewRequest(service="meter_relocation", fields={"phone": "0912345678"},
+                                                     idempotency_key=f"ev2-{conversation}", channel="zalo",
+                                                     conversation_id=conversation, phone="0912345678"))
+        outage_code, relocation_code = outage.code, relocation.code
+    assert attach_evidence(relocation_code, conversation) == 0  # not an outage report: the items wait
+    assert attach_evidence(outage_code, other) == 0  # another customer's request
+    assert attach_evidence(outage_code, conversation) == 2
+    assert attach_evidence(outage_code, conversation) == 0  # once
+    with session_scope() as s:
+        fields = s.execute(select(ServiceRequest.fields).where(ServiceRequest.code == outage_code)).scalar_one()
+        left = s.scalars(select(PendingEvidence.conversation_id)).all()
+    assert fields["evidence"] == [{"type": "image", "url": "https://zalo.example/cot.jpg"},
+                                  {"type": "location", "latitude": 10.77, "longitude": 106.7}]
+    assert conversation not in left and other in left
+    assert pending_evidence(other) == [{"type": "image", "url": "https://zalo.example/other.jpg"}]
 
 
 async def test_echo_of_a_message_we_did_not_send_is_recorded_as_a_human_reply(h):

@@ -162,6 +162,18 @@ class ChannelUser(Base):
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
 
 
+class PendingEvidence(Base):
+    """An image or location a customer sent during an outage report, waiting for the request to be stored
+    (kept here, not in one process's memory, so a restart or another instance still attaches it)."""
+
+    __tablename__ = "pending_evidence"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    item = Column(JSON, nullable=False)  # {type: image, url} or {type: location, latitude, longitude}
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
 class ChannelToken(Base):
     """OAuth tokens of a channel account (Zalo OA); the row is locked while a refresh spends the token."""
 
