@@ -13,8 +13,8 @@ Receiving (`GET|POST /webhooks/messenger/webhook`):
   queue), concurrently across users. Customer messages go through the shared base (`accept`: exactly-once
   on the `mid`, ordered turns, takeover gate).
 * Event mapping: text; quick reply -> its payload; postback -> its payload; `referral` (m.me `ref`) -> the
-  named catalogue service or a greeting; location / image -> a text the forms read, with the data in the
-  metadata; other attachments -> a polite line; `standby` -> never answered (a person's echo there is still
+  named catalogue service or a greeting; a location, or an image during an outage report -> outage evidence
+  (connectors/base/evidence.py, as on Zalo); other attachments -> a polite line; `standby` -> never answered (a person's echo there is still
   recorded); `messaging_handovers` -> recorded; echoes of our sends -> ignored; echoes from the Page inbox
   or another app -> recorded as a human reply (tracker + channel_messages + channel_users.human_reply_at);
   delivery / read -> ignored.
@@ -51,7 +51,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.takeover import engine, notify
 from connectors.base import AppBlueprint, ChannelInput, ChannelOutput, Delivery, Incoming, TOO_LONG_TEXT
-from connectors.base import conversation_id_for, retrying, store, user_id_in
+from connectors.base import conversation_id_for, evidence, retrying, store, user_id_in
 from connectors.base.message import custom_as_text, numbered_list, split_text
 from connectors.base.turns import TurnRunner
 
@@ -226,25 +226,22 @@ def _coordinates(payload: Dict[str, Any]) -> Optional[Tuple[float, float]]:
         return None
 
 
-def _attachment_incoming(conversation_id: str, message_id: str,
-                         attachments: List[Any]) -> Optional[Incoming]:
-    """A location or an image as a text the forms read (the data also in the metadata); None otherwise."""
-    for item in attachments:
+def media_of(event: Event) -> Optional[Tuple[Optional[Dict[str, float]], List[str]]]:
+    """(location, image urls) of a customer message made only of attachments; None when it has neither."""
+    message = event.data.get("message") if event.kind == "message" else None
+    if not isinstance(message, dict) or (isinstance(message.get("text"), str) and message["text"].strip()):
+        return None
+    location, urls = None, []
+    for item in message.get("attachments") or []:
         if not isinstance(item, dict):
             continue
         kind, payload = item.get("type"), item.get("payload") if isinstance(item.get("payload"), dict) else {}
-        if kind == "location" and _coordinates(payload):
+        if kind == "location" and _coordinates(payload) and location is None:
             lat, lon = _coordinates(payload)
-            title = str(item.get("title") or "").strip()
-            place = f"{title}, " if title and title.lower() not in ("pinned location", "vị trí đã ghim") else ""
-            text = f"Vị trí của tôi: {place}tọa độ {lat:.6f}, {lon:.6f} (https://maps.google.com/?q={lat},{lon})"
-            location = {"latitude": lat, "longitude": lon, "title": title or None, "url": item.get("url")}
-            return Incoming(conversation_id, text, message_id, {"location": location, "display_text": text})
-        if kind == "image" and payload.get("url") and not payload.get("sticker_id"):
-            url = str(payload["url"])
-            return Incoming(conversation_id, f"Ảnh hiện trường: {url}", message_id,
-                            {"attachments": [{"type": "image", "url": url}], "display_text": "[Ảnh]"})
-    return None
+            location = {"latitude": lat, "longitude": lon}
+        elif kind == "image" and payload.get("url") and not payload.get("sticker_id"):
+            urls.append(str(payload["url"]))
+    return (location, urls) if location or urls else None
 
 
 def to_incoming(event: Event) -> Optional[Incoming]:
@@ -260,7 +257,7 @@ def to_incoming(event: Event) -> Optional[Incoming]:
             return Incoming(conversation_id, str(quick["payload"]), mid, {"display_text": text[:200]})
         if text.strip():
             return Incoming(conversation_id, text, mid, {})
-        return _attachment_incoming(conversation_id, mid, message.get("attachments") or [])
+        return None
     if event.kind == "postback":
         postback = item["postback"]
         mid = str(postback.get("mid") or f"postback:{event.psid}:{event.timestamp}")
@@ -706,6 +703,10 @@ class MessengerInput(ChannelInput):
     async def _customer(self, event: Event, on_new_message: Handler) -> None:
         conversation_id = conversation_id_for(CHANNEL_NAME, event.psid)
         await self._touch(event)
+        media = media_of(event)
+        if media is not None:
+            await self._media(conversation_id, event, *media)
+            return
         incoming = to_incoming(event)
         if incoming is None:
             if await self.inbox.claim(conversation_id, event_message_id(event), f"[{event.kind}: unsupported]"):
@@ -714,11 +715,24 @@ class MessengerInput(ChannelInput):
         name = await self._display_name(event.psid)
         if name:
             incoming.metadata["user_name"] = name
-        status = await self.accept(on_new_message, incoming, self.output)
+        status = await self.accept(evidence.with_evidence(self, on_new_message), incoming, self.output)
         if status == "ok":
             self._later(self.client.sender_action(event.psid, "mark_seen"))
         elif status == "too_long" and await self.inbox.claim(conversation_id, incoming.message_id, "[too long]"):
             await self.tell(self.output, conversation_id, TOO_LONG_TEXT.format(limit=self.max_message_chars))
+
+    async def _media(self, conversation_id: str, event: Event, location: Optional[Dict[str, float]],
+                     urls: List[str]) -> None:
+        """A location, or images during an outage report, kept as evidence (in turn order, exactly once)."""
+        label = f"[location] {location['latitude']}, {location['longitude']}" if location else \
+            "[image] " + " ".join(urls)
+        if not await self.inbox.claim(conversation_id, event_message_id(event), label):
+            return
+
+        async def turn() -> None:
+            if not await evidence.media_turn(self, self.output, conversation_id, location, urls):
+                await self.tell(self.output, conversation_id, UNSUPPORTED_TEXT)
+        self.turns.submit(conversation_id, turn)
 
     async def _touch(self, event: Event) -> None:
         """The customer wrote: the 24 h window starts at the message (never moved back by a redelivery)."""

@@ -44,15 +44,15 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.db.models import ChannelToken, PendingEvidence, ServiceRequest
+from bot.db.models import ChannelToken
 from bot.db.session import session_scope
 from bot.localtime import as_utc, utcnow
 from connectors.base import (AppBlueprint, ChannelInput, ChannelOutput, Delivery, Incoming, TOO_LONG_TEXT,
                              conversation_id_for, retrying, user_id_in)
-from connectors.base import store
+from connectors.base import evidence, store
 from connectors.base.message import numbered_list, split_text
 
 logger = logging.getLogger(__name__)
@@ -71,8 +71,6 @@ TRANSIENT_ERRORS = {-100}
 UNREACHABLE_ERRORS = {-213, -217, -227, -230, -232, -244}
 REPLY_MODES = ("message_id", "user_id")
 
-OUTAGE_SERVICE = "outage_report"
-EVIDENCE_TTL = timedelta(hours=2)
 IMAGE_EVENTS = {"user_send_image", "user_send_gif"}
 OTHER_MEDIA_EVENTS = {"user_send_file", "user_send_sticker", "user_send_audio", "user_send_video",
                       "user_send_link", "user_send_business_card"}
@@ -80,12 +78,6 @@ RECEIPT_EVENTS = {"user_received_message", "user_seen_message", "user_reacted_me
 
 TEXT_ONLY = ("Dạ, em là trợ lý tự động nên hiện chỉ đọc được tin nhắn chữ. "
              "Anh/chị nhắn nội dung cần hỗ trợ giúp em nhé.")
-IMAGE_SAVED = ("Dạ em đã nhận ảnh và sẽ gửi kèm báo cáo sự cố làm bằng chứng. "
-               "Anh/chị tiếp tục trả lời câu hỏi ở trên giúp em nhé.")
-LOCATION_SAVED = ("Dạ em đã ghi nhận vị trí ({lat}, {lng}) và sẽ gửi kèm báo cáo sự cố. "
-                  "Anh/chị tiếp tục trả lời câu hỏi ở trên giúp em nhé.")
-LOCATION_OUTSIDE = ("Dạ em đã nhận vị trí ({lat}, {lng}). Nếu anh/chị muốn báo mất điện tại đây, anh/chị nhắn "
-                    "\"báo mất điện\" giúp em; vị trí này sẽ được gửi kèm báo cáo.")
 CONNECTED_PAGE = ("<!doctype html><meta charset=utf-8><title>Zalo OA</title>"
                   "<h1>Đã kết nối Zalo OA</h1><p>Trợ lý đã nhận quyền gửi tin nhắn của OA. Có thể đóng trang này.</p>")
 _HOTLINE_RE = re.compile(r"\b(1900[\s.]?\d{3,4}(?:[\s.]?\d{2,3})?|1800[\s.]?\d{4})\b")
@@ -820,7 +812,7 @@ class ZaloInput(ChannelInput):
         await self._inbound_seen(conversation_id, user_id, event, name)
         handler = on_new_message
         if name == "user_send_text":
-            return await self._text(event, conversation_id, self._with_evidence(handler), output)
+            return await self._text(event, conversation_id, evidence.with_evidence(self, handler), output)
         if name in ("follow", "user_click_chatnow"):
             return await self._welcome(event, conversation_id, handler, output)
         if name == "user_send_location" or name in IMAGE_EVENTS or name in OTHER_MEDIA_EVENTS:
@@ -871,59 +863,8 @@ class ZaloInput(ChannelInput):
 
     async def _media_turn(self, conversation_id: str, location: Optional[Dict[str, float]], urls: List[str],
                           output: ZaloOutput) -> None:
-        outage = await self._in_outage_report(conversation_id)
-        if location:
-            await store.run_db(keep_evidence, conversation_id, {"type": "location", **location})
-            template = LOCATION_SAVED if outage else LOCATION_OUTSIDE
-            await self.tell(output, conversation_id, template.format(lat=location["latitude"],
-                                                                      lng=location["longitude"]))
-        elif urls and outage:
-            for url in urls:
-                await store.run_db(keep_evidence, conversation_id, {"type": "image", "url": url})
-            await self.tell(output, conversation_id, IMAGE_SAVED)
-        else:
+        if not await evidence.media_turn(self, output, conversation_id, location, urls):
             await self.tell(output, conversation_id, TEXT_ONLY)
-
-    # -- outage evidence -----------------------------------------------------------------------
-
-    async def _in_outage_report(self, conversation_id: str) -> bool:
-        agent = self.agent
-        if agent is None or getattr(agent, "tracker_store", None) is None:
-            return False
-        try:
-            tracker = await agent.tracker_store.retrieve(conversation_id)
-        except Exception:  # noqa: BLE001 - then the polite default answer
-            logger.exception("zalo: could not read the tracker of %s", conversation_id)
-            return False
-        if tracker is None:
-            return False
-        loop = (tracker.active_loop or {}).get("name") if isinstance(tracker.active_loop, dict) \
-            else getattr(tracker.active_loop, "name", None)
-        return bool(loop) and tracker.get_slot("service") == OUTAGE_SERVICE
-
-    def _with_evidence(self, handler: Callable[[UserMessage], Awaitable[Any]]
-                       ) -> Callable[[UserMessage], Awaitable[Any]]:
-        async def run(message: UserMessage) -> Any:
-            result = await handler(message)
-            await self._attach_evidence(message.sender_id)
-            return result
-        return run
-
-    async def _attach_evidence(self, conversation_id: str) -> None:
-        """After a turn: evidence waiting in the database goes on the outage request once it is stored."""
-        agent = self.agent
-        if agent is None:
-            return
-        try:
-            if not await store.run_db(has_pending_evidence, conversation_id):
-                return
-            tracker = await agent.tracker_store.retrieve(conversation_id)
-            code = tracker.get_slot("request_code") if tracker is not None else None
-            attached = await store.run_db(attach_evidence, code, conversation_id) if code else 0
-            if attached:
-                logger.info("zalo: %d evidence item(s) attached to request %s", attached, code)
-        except Exception:  # noqa: BLE001 - the rows stay; the next turn tries again
-            logger.exception("zalo: evidence of %s not attached yet", conversation_id)
 
     # -- echoes: our own sends, or a person answering from Zalo's OA chat -----------------------
 
@@ -954,48 +895,3 @@ class ZaloInput(ChannelInput):
         except Exception as exc:  # noqa: BLE001 - a missing name only makes greetings plainer
             self._profiles_asked.discard(user_id)
             logger.warning("zalo: profile of %s not fetched: %s", user_id, exc)
-
-
-def _fresh_evidence(conversation_id: str) -> Any:
-    return (PendingEvidence.conversation_id == conversation_id) & \
-        (PendingEvidence.created_at >= utcnow() - EVIDENCE_TTL)
-
-
-def keep_evidence(conversation_id: str, item: Dict[str, Any]) -> None:
-    """Store an image/location of an outage report until its request exists (older ones of the conversation,
-    past EVIDENCE_TTL, are dropped: they belong to no report any more)."""
-    with session_scope() as session:
-        session.execute(delete(PendingEvidence).where(PendingEvidence.conversation_id == conversation_id,
-                                                      PendingEvidence.created_at < utcnow() - EVIDENCE_TTL))
-        session.add(PendingEvidence(conversation_id=conversation_id, item=item))
-
-
-def has_pending_evidence(conversation_id: str) -> bool:
-    with session_scope() as session:
-        return session.execute(select(PendingEvidence.id).where(_fresh_evidence(conversation_id))
-                               .limit(1)).first() is not None
-
-
-def pending_evidence(conversation_id: str) -> List[Dict[str, Any]]:
-    """The items waiting for this conversation's outage request, oldest first."""
-    with session_scope() as session:
-        return [row.item for row in session.scalars(select(PendingEvidence).where(
-            _fresh_evidence(conversation_id)).order_by(PendingEvidence.id))]
-
-
-def attach_evidence(code: str, conversation_id: str) -> int:
-    """Move the waiting images/locations onto outage request `code` of this conversation, once; how many
-    moved (0 and the items stay when the request is not this conversation's outage report)."""
-    with session_scope() as session:
-        rows = session.scalars(select(PendingEvidence).where(_fresh_evidence(conversation_id))
-                               .order_by(PendingEvidence.id).with_for_update()).all()
-        request = session.execute(select(ServiceRequest).where(ServiceRequest.code == code)).scalar_one_or_none()
-        if not rows or request is None or request.conversation_id != conversation_id \
-                or request.service != OUTAGE_SERVICE:
-            return 0
-        fields = dict(request.fields or {})
-        fields["evidence"] = list(fields.get("evidence") or []) + [row.item for row in rows]
-        request.fields = fields
-        for row in rows:
-            session.delete(row)
-        return len(rows)

@@ -29,6 +29,8 @@ from bot.localtime import utcnow
 from bot.settings import Settings
 from bot.simulators import messenger as simulator
 from connectors.base import store
+from bot.db.repository import find_request
+from connectors.base.evidence import IMAGE_SAVED, pending_evidence
 from connectors.messenger import (
     GraphClient, MessengerConfig, MessengerInput, UNSUPPORTED_TEXT, parse_batch, render, setup_page, short_title,
     sign, signature_ok,
@@ -52,7 +54,8 @@ class Harness:
     def __init__(self) -> None:
         self.settings = Settings(messenger_app_secret=SECRET, messenger_verify_token=VERIFY,
                                  messenger_page_access_token=TOKEN, messenger_app_id=APP_ID)
-        self.tracker_store = InMemoryTrackerStore(Domain.empty())
+        self.tracker_store = InMemoryTrackerStore(Domain.from_dict({"slots": {  # what the evidence code reads
+            name: {"type": "any", "mappings": [{"type": "custom"}]} for name in ("service", "request_code")}}))
         self.agent = SimpleNamespace(tracker_store=self.tracker_store, lock_store=InMemoryLockStore(), processor=None)
         self.handled: List[UserMessage] = []
         self.fail_for: set = set()
@@ -294,6 +297,40 @@ async def test_hundred_redeliveries_of_one_mid_one_reply_also_after_restart(h):
     assert len(h.sends()) == 1
 
 
+async def test_images_during_an_outage_report_are_kept_once_and_attached_after_the_request_turn(h):
+    from rasa.shared.core.events import ActiveLoop, SlotSet
+
+    from bot.db.repository import NewRequest, create_request
+    from bot.db.session import session_scope
+
+    conversation = f"messenger:{USER_B}"
+    tracker = await h.agent.tracker_store.get_or_create_tracker(conversation)
+    tracker.update(ActiveLoop("service_form"))
+    tracker.update(SlotSet("service", "outage_report"))
+    await h.agent.tracker_store.save(tracker)
+    photo = simulator.user_event(USER_B, message={"mid": "m_photo", "attachments": [
+        {"type": "image", "payload": {"url": "https://scontent.xx.fbcdn.net/cot.jpg"}}]})
+    for _ in range(3):  # redelivered: kept once
+        assert await h.sim.post_webhook(simulator.batch(photo)) == 200
+    await h.settle()
+    assert pending_evidence(conversation) == [{"type": "image", "url": "https://scontent.xx.fbcdn.net/cot.jpg"}]
+    assert h.texts(USER_B) == [IMAGE_SAVED] and not h.handled
+    with session_scope() as s:  # as if the form had stored the report in the next turn
+        req, _ = create_request(s, NewRequest(service="outage_report", fields={"phone": "0912345678"},
+                                              idempotency_key=f"m-{conversation}", channel="messenger",
+                                              conversation_id=conversation, phone="0912345678"))
+        code = req.code
+    tracker = await h.agent.tracker_store.retrieve(conversation)
+    tracker.update(SlotSet("request_code", code))
+    await h.agent.tracker_store.save(tracker)
+    assert await h.sim.post_webhook(simulator.batch(text_event(USER_B, "cảm ơn em"))) == 200
+    await h.settle()
+    assert pending_evidence(conversation) == []
+    with session_scope() as s:
+        assert find_request(s, code).fields["evidence"] == [
+            {"type": "image", "url": "https://scontent.xx.fbcdn.net/cot.jpg"}]
+
+
 async def test_event_mapping_quick_reply_postback_referral_attachments(h):
     events = [
         text_event(USER_A, "Di dời công tơ", quick_reply={"payload": '/request_service{"service":"meter_relocation"}'}),
@@ -313,11 +350,11 @@ async def test_event_mapping_quick_reply_postback_referral_attachments(h):
     assert got[(a, "/greet")]["display_text"] == "Bắt đầu"
     assert got[(b, '/request_service{"service":"outage_report"}')]["referral"]["ref"] == "outage_report"
     assert (c, "/greet") in got
-    location = next(m for m in h.handled if "location" in m.metadata)
-    assert location.metadata["location"]["latitude"] == 21.0285 and "21.028500, 105.854200" in location.text
-    assert "Nhà tôi" in location.text
-    image = next(m for m in h.handled if "attachments" in m.metadata)
-    assert image.text == "Ảnh hiện trường: https://scontent.xx.fbcdn.net/a.jpg"
+    # a location is outage evidence (kept, acknowledged); an image outside an outage report gets the polite line
+    assert not [m for m in h.handled if m.sender_id == c and m.text != "/greet"]
+    assert pending_evidence(c) == [{"type": "location", "latitude": 21.0285, "longitude": 105.8542}]
+    assert "21.0285, 105.8542" in h.texts(USER_C)[-2] and "báo mất điện" in h.texts(USER_C)[-2]
+    assert h.texts(USER_C)[-1] == UNSUPPORTED_TEXT
     assert all(m.metadata.get("user_name") for m in h.handled)  # from the profile, fetched once per user
     profile_calls = [r for r in h.sim.requests if r["method"] == "GET" and r["path"].endswith(USER_C)]
     assert len(profile_calls) == 1

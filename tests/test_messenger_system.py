@@ -95,9 +95,10 @@ def _texts(messages: list[dict]) -> str:
     return "\n".join(m.get("text") or "" for m in messages)
 
 
-def _complete_by_typing(user: User, opening: str) -> dict:
+def _complete_by_typing(user: User, opening: str | None) -> dict:
+    """Say `opening` (None: the form is already running), then answer every question until the form ends."""
     answers = _answers()
-    sent, _ = user.say(opening)
+    sent = user.say(opening)[0] if opening else {}
     for _ in range(20):
         slot = user.requested_slot()
         if slot is None:
@@ -118,6 +119,25 @@ def test_service_request_by_typing_then_status_lookup(system):
     # messages reached the simulator as RESPONSE inside the window, and Meta's echoes came back unanswered
     assert all(m.get("sender_name") is None for m in user.messages())
     STATE.update(user=user, confirm_body=confirm["body"])  # for the redelivery test below
+
+
+def test_outage_report_with_a_photo_and_a_location_keeps_both_on_the_request(system):
+    user = User(system, "24180000000000103")
+    user.say("nhà tôi bị mất điện từ sáng")
+    assert system.tracker(user.conversation)["slots"].get("service") == "outage_report"
+    user._post("api/event", kind="image", url="https://scontent.xx.fbcdn.net/v/cot-do.jpg")
+    user._post("api/event", kind="location", lat=10.7769, long=106.7009)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _texts(user.messages()).count("gửi kèm báo cáo") < 2:
+        time.sleep(0.3)
+    user.new_messages()
+    _complete_by_typing(user, None)
+    [(code, service, _)] = _requests_of(system, user.conversation)
+    assert service == "outage_report"
+    with session_scope(get_engine(system.env["DATABASE_URL"])) as s:
+        fields = s.scalars(select(ServiceRequest.fields).where(ServiceRequest.code == code)).one()
+    assert fields["evidence"] == [{"type": "image", "url": "https://scontent.xx.fbcdn.net/v/cot-do.jpg"},
+                                  {"type": "location", "latitude": 10.7769, "longitude": 106.7009}]
 
 
 def test_service_request_by_quick_replies(system):

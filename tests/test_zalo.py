@@ -34,9 +34,9 @@ from bot.db.models import ChannelMessage, ChannelToken, ChannelUser, ServiceRequ
 from bot.db.session import session_scope
 from bot.settings import Settings
 from bot.simulators.zalo import SIM, ZaloSimulator, create_app, sign
-from connectors.zalo import (EVIDENCE_TTL, TEXT_ONLY, ZaloConfig, ZaloInput, attach_evidence, check_webhook,
-                             code_challenge, code_verifier, hotline_in, keep_evidence, login_url, pending_evidence,
-                             render, signature, valid_state)
+from connectors.base.evidence import EVIDENCE_TTL, attach_evidence, keep_evidence, pending_evidence
+from connectors.zalo import (TEXT_ONLY, ZaloConfig, ZaloInput, check_webhook, code_challenge, code_verifier,
+                             hotline_in, login_url, render, signature, valid_state)
 from tests.system import free_port
 
 pytestmark = pytest.mark.usefixtures("db_url")
