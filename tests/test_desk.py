@@ -135,6 +135,24 @@ async def test_overview_counts_every_overdue_request_and_lists_the_first_twenty(
     assert body["requests"]["overdue_count"] == 23 and len(body["requests"]["overdue"]) == 20
 
 
+async def test_request_detail_shows_the_customers_photos_and_locations_as_links(api, db_url):
+    lan = await login(api, "lan")
+    with session_scope() as s:
+        req, _ = create_request(s, NewRequest(service="outage_report", idempotency_key="evidence-desk",
+                                              fields={"phone": "0912345678", "evidence": [
+                                                  {"type": "image", "url": "https://scontent.xx.fbcdn.net/cot.jpg"},
+                                                  {"type": "image", "url": "javascript:alert(1)"},
+                                                  {"type": "location", "latitude": 10.7769, "longitude": 106.7009},
+                                                  {"type": "location", "latitude": "north"}]},
+                                              channel="messenger", phone="0912345678"))
+        code = req.code
+    detail = await (await api.get(f"/api/requests/{code}", headers=lan)).json()
+    assert detail["evidence"] == [
+        {"label": "Ảnh 1", "url": "https://scontent.xx.fbcdn.net/cot.jpg"},
+        {"label": "Vị trí 10.77690, 106.70090", "url": "https://maps.google.com/?q=10.7769,106.7009"}]
+    assert [f["name"] for f in detail["fields"]] == ["phone"]
+
+
 async def test_status_change_keeps_history_and_a_request_without_conversation_is_skipped(api):
     lan = await login(api, "lan")
     code = make_request(conversation_id="")

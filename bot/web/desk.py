@@ -15,6 +15,7 @@ applies: session cookie for every call, CSRF header and JSON body for every POST
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -135,9 +136,30 @@ def request_detail(code: str) -> Optional[Dict[str, Any]]:
         names = dict(session.execute(select(Agent.id, Agent.display_name)).all())
         slots = load_catalogue().slots
         fields = [{"name": k, "vi": slots[k].vi if k in slots else k, "value": v}
-                  for k, v in (r.fields or {}).items() if k != "confirm" and v not in (None, "")]
+                  for k, v in (r.fields or {}).items() if k not in ("confirm", "evidence") and v not in (None, "")]
         return {**request_summary(r, today()), "conversation_id": r.conversation_id, "fields": fields,
+                "evidence": evidence_links((r.fields or {}).get("evidence")),
                 "history": [history_json(h, names) for h in r.history]}
+
+
+def evidence_links(items: Any) -> List[Dict[str, str]]:
+    """The photos and locations a customer sent with an outage report, as {label, url} for the desk
+    (only http(s) links; a location opens in a map)."""
+    links: List[Dict[str, str]] = []
+    photos = 0
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "image" and re.match(r"https?://", str(item.get("url") or "")):
+            photos += 1
+            links.append({"label": f"Ảnh {photos}", "url": str(item["url"])})
+        elif item.get("type") == "location":
+            try:
+                lat, lng = float(item["latitude"]), float(item["longitude"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            links.append({"label": f"Vị trí {lat:.5f}, {lng:.5f}", "url": f"https://maps.google.com/?q={lat},{lng}"})
+    return links
 
 
 def change_status(code: str, status: str, note: str, agent_id: int) -> Optional[Dict[str, Any]]:

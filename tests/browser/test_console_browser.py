@@ -346,6 +346,23 @@ def test_the_request_list_shows_the_total_and_loads_the_next_page(agent, console
     assert agent.page.locator("#requests-more").is_hidden()
 
 
+def test_a_request_shows_the_photo_and_location_the_customer_sent(agent, console_system, monkeypatch):
+    with system_db(console_system, monkeypatch) as s:
+        req, _ = create_request(s, NewRequest(service="outage_report", idempotency_key="browser-evidence",
+                                              fields={"phone": "0912345678", "evidence": [
+                                                  {"type": "image", "url": "https://scontent.xx.fbcdn.net/cot.jpg"},
+                                                  {"type": "location", "latitude": 10.7769, "longitude": 106.7009}]},
+                                              channel="messenger", phone="0912345678"))
+        code = req.code
+    agent.page.goto(f"{console_system.web_url}/console/requests/{code}")
+    links = agent.page.locator("#request-detail ul.evidence a")
+    expect(links).to_have_count(2)
+    assert links.nth(0).inner_text() == "Ảnh 1"
+    assert links.nth(0).get_attribute("href") == "https://scontent.xx.fbcdn.net/cot.jpg"
+    assert links.nth(1).get_attribute("href") == "https://maps.google.com/?q=10.7769,106.7009"
+    assert "evidence" not in agent.page.locator("#request-detail").inner_text()
+
+
 def test_hostile_text_shows_as_text_in_both_uis(agent, customer, console_system):
     sid = escalate(customer, agent)
     customer.type(HOSTILE)

@@ -763,6 +763,10 @@
       h("div", { class: "kv" + (r.overdue ? " owe" : "") }, h("span", { class: "k" }, "Hẹn hoàn thành"), h("span", { class: "v" }, day(r.due_date) + (r.overdue ? " (quá hạn)" : ""))),
       h("h4", {}, "Thông tin khách khai"),
       r.fields.map(function (f) { return kv(f.vi, typeof f.value === "object" ? JSON.stringify(f.value) : String(f.value)); }),
+      (r.evidence || []).length ? h("h4", {}, "Ảnh, vị trí khách gửi") : null,
+      h("ul", { class: "evidence" }, (r.evidence || []).map(function (e) {
+        return h("li", {}, h("a", { href: e.url, target: "_blank", rel: "noopener noreferrer" }, e.label));
+      })),
       h("h4", {}, "Đổi trạng thái"),
       statusForm(r),
       h("h4", {}, "Lịch sử"),
