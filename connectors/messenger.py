@@ -14,10 +14,10 @@ Receiving (`GET|POST /webhooks/messenger/webhook`):
   on the `mid`, ordered turns, takeover gate).
 * Event mapping: text; quick reply -> its payload; postback -> its payload; `referral` (m.me `ref`) -> the
   named catalogue service or a greeting; a location, or an image during an outage report -> outage evidence
-  (connectors/base/evidence.py, as on Zalo); other attachments -> a polite line; `standby` -> never answered (a person's echo there is still
-  recorded); `messaging_handovers` -> recorded; echoes of our sends -> ignored; echoes from the Page inbox
-  or another app -> recorded as a human reply (tracker + channel_messages + channel_users.human_reply_at);
-  delivery / read -> ignored.
+  (connectors/base/evidence.py, as on Zalo); other attachments -> a polite line; `standby` -> never answered
+  (a person's echo there is still recorded); `messaging_handovers` -> recorded; echoes of our sends ->
+  ignored; echoes from the Page inbox or another app -> recorded as a human reply (tracker +
+  channel_messages + channel_users.human_reply_at); delivery / read -> ignored.
 
 Sending (Graph API Send API over aiohttp): text split at 2000 characters on sentence ends; options as quick
 replies (at most 13, titles shortened to 20 characters; when a title had to be cut the full titles are
